@@ -1,0 +1,168 @@
+"""Terminal output with Rich: live progress while trials run, and tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from optsearch._summary import ArmSummary, TrialRow, summarize_arms
+
+if TYPE_CHECKING:
+    import optuna
+
+    from optsearch.trainers import EpochRecord, TrialParams
+
+__all__ = ["StudyProgress", "format_params", "summary_table", "trials_table"]
+
+
+def _pct(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{100 * value:.2f}%"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return f"{value:.3g}"
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    """Hyperparameters in one short line: ``learning_rate=0.0123 momentum=0.9 ...``."""
+    return " ".join(f"{k}={_number(v)}" for k, v in params.items())
+
+
+class StudyProgress:
+    """Live progress of a run: the study's counts against its target, and the trial running.
+
+    Shows trials complete / pruned / failed of the target, the best validation accuracy
+    of each arm so far, elapsed time and an estimate of the time left.
+    """
+
+    def __init__(self, study: optuna.Study, arms: Sequence[str], target: int, console: Console) -> None:
+        self._study = study
+        self._arms = tuple(arms)
+        self._target = target
+        self._console = console
+        # Where output goes to a file or a CI log, a line per trial reads better than
+        # the frames of a live display.
+        self._live = console.is_terminal
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("elapsed"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+            redirect_stderr=False,
+        )
+        self._study_task = self._progress.add_task("trials", total=target, status="")
+        self._trial_task = self._progress.add_task("", total=None, status="", visible=False)
+        self.refresh()
+
+    def __enter__(self) -> StudyProgress:
+        if self._live:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live:
+            self._progress.update(self._trial_task, visible=False)
+            self._progress.stop()
+
+    def refresh(self) -> str:
+        trials = self._study.get_trials(deepcopy=False)
+        summaries = summarize_arms(trials, self._arms)
+        finished = sum(s.finished for s in summaries)
+        pruned = sum(s.pruned for s in summaries)
+        failed = sum(s.failed for s in summaries)
+        best = " · ".join(f"best {s.arm} {_pct(s.best_value)}" for s in summaries)
+        status = f"complete {finished - pruned} · pruned {pruned} · failed {failed} · {best}"
+        self._progress.update(
+            self._study_task, completed=min(finished, self._target), status=status
+        )
+        return f"{finished}/{self._target} finished · {status}"
+
+    # TrialObserver
+    def trial_started(self, number: int, params: TrialParams, reference: str | None) -> None:
+        label = f"trial {number} {params.optimizer}" + (f" ({reference})" if reference else "")
+        self._progress.reset(
+            self._trial_task,
+            total=params.epochs,
+            description=label,
+            status=f"lr={params.learning_rate:.3g} {params.schedule}",
+            visible=True,
+        )
+
+    def epoch_ended(self, number: int, record: EpochRecord, epochs: int) -> None:
+        self._progress.update(
+            self._trial_task,
+            completed=record.epoch,
+            status=f"epoch {record.epoch}/{epochs} val {_pct(record.val_accuracy)}",
+        )
+
+    def trial_ended(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        line = self.refresh()
+        if not self._live:
+            arm = trial.params.get("optimizer", "?")
+            value = _pct(trial.value) if trial.value is not None else "–"
+            reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("end_reason") or ""
+            self._console.print(
+                f"trial {trial.number} {arm} {trial.state.name.lower()} {value} ({reason}) | {line}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def summary_table(summaries: Sequence[ArmSummary], title: str = "Per optimizer") -> Table:
+    """The end-of-run table: one row per optimizer and its best trial."""
+    table = Table(title=title, title_justify="left")
+    for header, justify in [
+        ("optimizer", "left"), ("trials", "right"), ("pruned", "right"), ("failed", "right"),
+        ("diverged", "right"), ("best val acc", "right"), ("its test acc", "right"),
+        ("trial", "right"), ("hyperparameters of the best trial", "left"),
+    ]:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for s in summaries:
+        trial = "–" if s.best_trial is None else f"#{s.best_trial}"
+        if s.best_reference:
+            trial += f" (reference {s.best_reference})"
+        table.add_row(
+            s.arm, str(s.finished), str(s.pruned), str(s.failed), str(s.diverged),
+            _pct(s.best_value), _pct(s.best_test_accuracy), trial, format_params(s.best_params),
+        )
+    return table
+
+
+def trials_table(rows: Sequence[TrialRow], title: str) -> Table:
+    """Every trial of a study, one row each."""
+    table = Table(title=title, title_justify="left")
+    for header, justify in [
+        ("#", "right"), ("state", "left"), ("optimizer", "left"), ("reference", "left"),
+        ("val acc", "right"), ("test acc", "right"), ("epochs", "right"),
+        ("hyperparameters", "left"), ("note", "left"),
+    ]:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(
+            str(r.number), r.state, r.arm or "–", r.reference or "", _pct(r.value),
+            _pct(r.test_accuracy), "" if r.epochs_trained is None else str(r.epochs_trained),
+            format_params(r.params), r.note,
+        )
+    return table

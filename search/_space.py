@@ -1,0 +1,148 @@
+"""The search space: what a trial suggests, and the reference configurations.
+
+Parameter names are shared where the meaning is shared (``learning_rate``,
+``schedule``) so that Optuna Dashboard and the exports read naturally; each arm's
+sampler only ever sees its own arm's trials (see ``_arms.py``), so the different
+ranges of the two arms never mix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from optsearch._spec import FloatRange, StudySpec
+
+if TYPE_CHECKING:
+    import optuna
+
+    from optsearch.trainers import TrialParams
+
+__all__ = ["REFERENCES", "Reference", "references_for", "suggest_trial_params", "trial_seed"]
+
+# Schedule parameters as stored in the study -> option names of the trainer's schedule.
+_SCHEDULE_PARAMS: Mapping[str, Mapping[str, str]] = {
+    "constant": {},
+    "step": {"step_drop": "drop", "step_every_fraction": "every_fraction"},
+    "exponential": {"exponential_rate": "rate", "exponential_hold_fraction": "hold_fraction"},
+    "cosine": {"cosine_final_fraction": "final_fraction"},
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A hand-picked configuration run before any sampled trial, as a yardstick."""
+
+    name: str
+    description: str
+    params: Mapping[str, Any]
+
+    @property
+    def arm(self) -> str:
+        return str(self.params["optimizer"])
+
+
+# The three configurations of the write-up that motivated optsearch. They are marked
+# with the user attribute ``reference`` and kept out of the random-search statistics:
+# they were not drawn from the search distribution.
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        "adam-default",
+        "Adam at Keras' default learning rate 0.001",
+        MappingProxyType(
+            {"optimizer": "adam", "learning_rate": 1e-3, "beta_1": 0.9, "epsilon": 1e-7,
+             "schedule": "constant"}
+        ),
+    ),
+    Reference(
+        "sgd-momentum",
+        "SGD at 0.01 with momentum 0.9",
+        MappingProxyType(
+            {"optimizer": "sgd", "learning_rate": 1e-2, "momentum": 0.9, "nesterov": False,
+             "schedule": "constant"}
+        ),
+    ),
+    Reference(
+        "sgd-hold-then-decay",
+        "SGD at 0.1, held for the first half of training, then multiplied by exp(-0.01) "
+        "each epoch",
+        MappingProxyType(
+            {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.0, "nesterov": False,
+             "schedule": "exponential", "exponential_rate": 0.01,
+             "exponential_hold_fraction": 0.5}
+        ),
+    ),
+)
+
+
+def references_for(spec: StudySpec) -> list[Reference]:
+    """The reference trials a study runs: those whose arm the spec compares."""
+    if not spec.references:
+        return []
+    return [
+        ref
+        for ref in REFERENCES
+        if ref.arm in spec.arms and ref.params["schedule"] in spec.space.schedule.choices
+    ]
+
+
+def trial_seed(spec: StudySpec, trial_number: int) -> int:
+    """The training seed of a trial: fixed by the study seed and the trial number."""
+    # A large odd multiplier keeps seeds of neighbouring studies from overlapping.
+    return (spec.seed * 1_000_003 + trial_number) % (2**31 - 1)
+
+
+def _float(trial: optuna.Trial, name: str, rng: FloatRange) -> float:
+    return trial.suggest_float(name, rng.low, rng.high, log=rng.log)
+
+
+def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
+    """Ask ``trial`` for its parameters and return them as the trainer's record.
+
+    The arm (``optimizer``) comes first; its sampler decides the rest. Schedule
+    parameters are suggested only for the schedule chosen, and weight decay only when
+    the spec searches it. A reference trial suggests exactly its fixed parameters.
+    """
+    from optsearch.trainers import TrialParams
+
+    reference = trial.user_attrs.get("reference")
+    fixed = next((ref.params for ref in REFERENCES if ref.name == reference), None)
+
+    def wanted(name: str) -> bool:
+        return fixed is None or name in fixed
+
+    space = spec.space
+    arm = trial.suggest_categorical("optimizer", list(spec.arms))
+    options: dict[str, float | bool] = {}
+    if arm == "sgd":
+        learning_rate = _float(trial, "learning_rate", space.sgd.learning_rate)
+        if wanted("momentum"):
+            options["momentum"] = _float(trial, "momentum", space.sgd.momentum)
+        if wanted("nesterov"):
+            options["nesterov"] = trial.suggest_categorical("nesterov", list(space.sgd.nesterov))
+    else:
+        learning_rate = _float(trial, "learning_rate", space.adam.learning_rate)
+        if wanted("beta_1"):
+            options["beta_1"] = _float(trial, "beta_1", space.adam.beta_1)
+        if wanted("epsilon"):
+            options["epsilon"] = _float(trial, "epsilon", space.adam.epsilon)
+    if space.weight_decay is not None and wanted("weight_decay"):
+        options["weight_decay"] = _float(trial, "weight_decay", space.weight_decay)
+
+    schedule = trial.suggest_categorical("schedule", list(space.schedule.choices))
+    schedule_options = {
+        option: _float(trial, param, getattr(space.schedule, param))
+        for param, option in _SCHEDULE_PARAMS[schedule].items()
+    }
+    return TrialParams(
+        optimizer=arm,
+        learning_rate=learning_rate,
+        optimizer_options=options,
+        schedule=schedule,
+        schedule_options=schedule_options,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=trial_seed(spec, trial.number),
+    )

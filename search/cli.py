@@ -1,0 +1,289 @@
+"""The ``optsearch`` command line.
+
+Library code raises; this module alone prints errors and picks exit statuses: 2 for
+usage errors (bad names, bad specs, bad options), 1 for runtime errors, 130 when
+interrupted. A traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from optsearch import __version__
+from optsearch.errors import OptsearchError
+
+# TensorFlow reads these when it is first imported; set them before anything can.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+STORAGE_HELP = (
+    "SQLAlchemy URL of the database. Defaults to $OPTSEARCH_STORAGE, else the SQLite "
+    "file optsearch.db in the current folder."
+)
+
+
+def _quiet_libraries() -> None:
+    import optuna
+
+    # Our own progress and tables say what Optuna's log lines would, more briefly.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+
+
+def _storage(url: str | None) -> Any:
+    from optsearch.storage import default_storage_url, open_storage
+
+    _quiet_libraries()
+    return open_storage(url or default_storage_url())
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a file or a log: room for whole tables rather than 80 columns.
+        console = Console(stderr=stderr, width=200)
+    return console
+
+
+def _stdout() -> Any:
+    return _console()
+
+
+def _quiet() -> Any:
+    from rich.console import Console
+
+    return Console(file=open(os.devnull, "w"), force_terminal=False)  # noqa: SIM115
+
+
+def _stderr() -> Any:
+    return _console(stderr=True)
+
+
+class _Group(click.Group):
+    """Turns optsearch's errors into one clear line and the right exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OptsearchError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="optsearch")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """How much tuning does SGD need before it beats Adam?
+
+    optsearch runs Optuna studies that compare optimizers under a tuning budget; each
+    trial trains a Keras model, and results live in a SQL database.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _explicit_overrides(**flags: Any) -> dict[str, Any]:
+    return {key: value for key, value in flags.items() if value is not None}
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name; a new study with a preset's name uses that preset.")
+@click.option("--preset", default=None, help="Built-in spec for a new study. Defaults to the study name if it is a preset, else sgd-vs-adam.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="TOML file with the study spec (the same fields as a preset).")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+@click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Target total of finished trials (complete or pruned, references included).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per trial.")
+@click.option("--dataset", default=None, help="digits, mnist, fashion_mnist, cifar10, cifar100 or npz:PATH.")
+@click.option("--model", default=None, help="small_cnn or resnet20.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the data split, the sampler and the trials.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop starting new trials after this many seconds.")
+@click.option("--pruner", default=None, help="none, median, percentile, successive-halving or hyperband.")
+@click.option("--sampler", default=None, help="random, tpe or qmc (within each arm).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
+@click.option("--progress/--no-progress", default=True, help="Show live progress. Defaults to on.")
+def start(
+    study_name: str,
+    preset: str | None,
+    config_file: Path | None,
+    storage: str | None,
+    progress: bool,
+    **flags: Any,
+) -> None:
+    """Create a study, or resume it, and run trials until the target is reached.
+
+    Running the same command again after an interruption finishes the remaining
+    trials. Example: optsearch start --study sgd-vs-adam
+    """
+    from optsearch._presets import PRESETS, get_preset
+    from optsearch._spec import load_spec_file, spec_from_mapping
+    from optsearch._study import resolve_spec
+
+    explicit = _explicit_overrides(**flags)
+    if config_file is not None:
+        if preset is not None:
+            raise click.UsageError("Use either --preset or --config, not both.")
+        base = load_spec_file(config_file, name=study_name)
+        explicit = {**base.to_json_dict(), **explicit}
+        explicit.pop("name")
+    else:
+        base = get_preset(preset or (study_name if study_name in PRESETS else "sgd-vs-adam"), study_name)
+    spec = spec_from_mapping({**base.to_json_dict(), **explicit}, source="the options")
+
+    store = _storage(storage)
+    spec, exists = resolve_spec(store, spec, explicit=explicit)
+    _run(store, spec, exists, storage, progress)
+
+
+def _run(store: Any, spec: Any, exists: bool, storage_url: str | None, show_progress: bool) -> None:
+    from optsearch._run import Interrupted, count_trials, run_study
+    from optsearch._strategies import make_pruner, make_sampler
+    from optsearch._study import open_study
+    from optsearch._summary import summarize_arms
+    from optsearch.storage import default_storage_url, mask_url
+    from optsearch.trainers import get_model, load_dataset
+
+    err = _stderr()
+    # Fail on names before anything is written or trained.
+    make_sampler(spec)
+    make_pruner(spec)
+    get_model(spec.model)
+    dataset = load_dataset(spec.dataset, seed=spec.seed, validation_fraction=spec.validation_fraction)
+
+    study, created = open_study(store, spec)
+    counts = count_trials(study)
+    where = mask_url(storage_url or default_storage_url())
+    verb = "Created" if created else "Resuming"
+    err.print(
+        f"{verb} study [bold]{spec.name}[/] in {where}: {spec.dataset} with {spec.model}, "
+        f"{spec.epochs} epochs per trial, arms {', '.join(spec.arms)}, sampler {spec.sampler}, "
+        f"pruner {spec.pruner}. {counts.finished} of {spec.n_trials} trials finished.",
+        highlight=False,
+    )
+
+    from optsearch._console import StudyProgress, summary_table
+
+    display = StudyProgress(study, spec.arms, spec.n_trials, err if show_progress else _quiet())
+    started = time.monotonic()
+    interrupted: Interrupted | None = None
+    try:
+        with display:
+            outcome = run_study(
+                study, spec, dataset,
+                observer=display if show_progress else None,
+                on_trial_end=display.trial_ended if show_progress else None,
+            )
+    except Interrupted as exc:
+        interrupted = exc
+
+    counts = count_trials(study)
+    summaries = summarize_arms(study.get_trials(deepcopy=False), spec.arms)
+    _stdout().print(summary_table(summaries, title=f"Study {spec.name}: best trial per optimizer"))
+    elapsed = time.monotonic() - started
+    tally = (
+        f"{counts.finished} of {spec.n_trials} trials finished ({counts.complete} complete, "
+        f"{counts.pruned} pruned), {counts.failed} failed, in {elapsed:.0f} s."
+    )
+    if interrupted is not None:
+        err.print(
+            f"Interrupted by {interrupted.signal_name}: the running trial was marked failed "
+            f"and queued to run again. {tally} Run the same command to continue.",
+            highlight=False,
+        )
+        sys.exit(130)
+    if outcome.reason == "timeout":
+        err.print(f"Timeout reached. {tally} Run the same command to continue.", highlight=False)
+    else:
+        err.print(f"Target reached. {tally}", highlight=False)
+
+
+@cli.command()
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+def studies(storage: str | None) -> None:
+    """List the studies in a storage, with their trial counts."""
+    import optuna
+    from rich.table import Table
+
+    from optsearch._run import count_trials
+    from optsearch._study import SPEC_ATTR, study_names
+
+    store = _storage(storage)
+    names = study_names(store)
+    if not names:
+        _stderr().print("No studies in this storage yet. Start one with `optsearch start --study sgd-vs-adam`.")
+        return
+    table = Table(title="Studies", title_justify="left")
+    for header in ("study", "target", "complete", "pruned", "failed", "running", "best val acc"):
+        table.add_column(header, justify="left" if header == "study" else "right")
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=store)
+        counts = count_trials(study)
+        target = "–"
+        if SPEC_ATTR in study.user_attrs:
+            from optsearch._study import read_spec
+
+            target = str(read_spec(study).n_trials)
+        finished = [t.value for t in study.get_trials(deepcopy=False) if t.value is not None]
+        best = f"{100 * max(finished):.2f}%" if finished else "–"
+        table.add_row(name, target, str(counts.complete), str(counts.pruned), str(counts.failed), str(counts.running), best)
+    _stdout().print(table)
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+def trials(study_name: str, storage: str | None) -> None:
+    """Show every trial of a study in a table."""
+    from optsearch._console import trials_table
+    from optsearch._study import load_study
+    from optsearch._summary import trial_rows
+
+    study = load_study(_storage(storage), study_name)
+    rows = trial_rows(study.get_trials(deepcopy=False))
+    _stdout().print(trials_table(rows, title=f"Study {study_name}: {len(rows)} trials"))
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), required=True, help="csv: one row per trial and epoch; json: nested, with the spec.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None, help="File to write. Defaults to standard output.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+def export(study_name: str, fmt: str, output: Path | None, storage: str | None) -> None:
+    """Export every trial: parameters, states, per-epoch curves and test accuracy."""
+    from optsearch._export import export_csv, export_json
+    from optsearch._study import load_study, read_spec
+
+    study = load_study(_storage(storage), study_name)
+    trials_ = study.get_trials(deepcopy=False)
+    text = export_json(study_name, read_spec(study), trials_) if fmt == "json" else export_csv(trials_)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        _stderr().print(f"Wrote {len(trials_)} trials to {output}.", highlight=False)
+
+
+def main() -> None:
+    """Entry point of the ``optsearch`` executable."""
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Open Optuna's RDB storage with engine settings that suit long, shared studies."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from optsearch.errors import StorageError
+from optsearch.storage._url import mask_url, parse_url
+
+if TYPE_CHECKING:
+    import optuna
+
+# A worker sends a heartbeat every HEARTBEAT_SECONDS while a trial runs; a trial whose
+# heartbeat is older than GRACE_SECONDS belongs to a dead process and is failed (and
+# retried) by the next worker that starts a trial. Epochs of the default preset take
+# well under a second, but a ResNet epoch on a CPU can take minutes and heartbeats come
+# from a thread, so the grace period only has to cover a stalled process, not an epoch.
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 60
+
+# A failed trial (a fault, an interrupt, a dead worker) is re-run with the same
+# parameters at most this many times; a configuration that keeps failing is a bug to
+# look at, not something to retry forever.
+MAX_RETRIES = 2
+
+# SQLite waits this long for a lock held by another local process before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+
+_DRIVER_EXTRAS = {
+    "psycopg": "postgres",
+    "psycopg2": "postgres",
+    "pymysql": "mysql",
+    "MySQLdb": "mysql",
+}
+
+
+def _engine_kwargs(url: Any) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}}
+    # A server shared by many workers: check connections before use (a restarted
+    # server or a proxy that dropped an idle connection), recycle old ones, and keep
+    # each worker's pool small so dozens of workers do not exhaust the server.
+    return {"pool_pre_ping": True, "pool_recycle": 1800, "pool_size": 2, "max_overflow": 2}
+
+
+def _prepare_sqlite(url: Any) -> None:
+    database = url.database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        raise StorageError(
+            f"Cannot create the SQLite file {str(path)!r}: the folder {str(path.parent)!r} "
+            "does not exist. Create it first, or pass another --storage."
+        )
+    # Write-ahead logging lets readers (the dashboard, `optsearch trials`) work while a
+    # trial writes, and is a property of the file, so setting it once is enough.
+    try:
+        with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise StorageError(f"Cannot open the SQLite file {str(path)!r}: {exc}.") from exc
+
+
+def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    """Queues a failed trial to run again with the same parameters, ``MAX_RETRIES`` at most.
+
+    Optuna calls it for trials of dead workers; the run loop calls it for trials that
+    raised or were interrupted, so every kind of fault is retried the same way.
+    """
+    import optuna
+
+    return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+    """Open (and if needed create) Optuna's tables at ``url``.
+
+    Args:
+        url: Any SQLAlchemy URL: ``sqlite:///path.db``,
+            ``postgresql+psycopg://user@host/db``, ``mysql+pymysql://user@host/db``.
+        heartbeat: Turn on Optuna's trial heartbeats, so trials of a process that died
+            are failed and retried. Defaults to True.
+
+    Returns:
+        An :class:`optuna.storages.RDBStorage`.
+
+    Raises:
+        StorageError: The URL is invalid, its driver is not installed, or the database
+            cannot be reached. The message never contains the password.
+    """
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = parse_url(url)
+    shown = mask_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite(parsed)
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=_engine_kwargs(parsed),
+            heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
+            grace_period=GRACE_SECONDS if heartbeat else None,
+            heartbeat_stale_trial_callback=retry_callback() if heartbeat else None,
+        )
+    except ImportError as exc:
+        missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or ""
+        extra = _DRIVER_EXTRAS.get(missing.split(".")[0])
+        hint = (
+            f"Install it with: pip install -e '.[{extra}]'"
+            if extra
+            else "Install the database driver named in the URL."
+        )
+        raise StorageError(
+            f"The database driver for {shown} is not installed ({missing or exc}). {hint}"
+        ) from None
+    except SQLAlchemyError as exc:
+        host = parsed.host or parsed.database or "?"
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise StorageError(
+            f"Cannot reach the database at {host} ({shown}): {reason}. "
+            "Check that the server runs and the URL is right."
+        ) from None
