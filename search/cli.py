@@ -176,6 +176,7 @@ def _run(store: Any, spec: Any, exists: bool, storage_url: str | None, show_prog
         f"{spec.epochs} epochs per trial, arms {', '.join(spec.arms)}, sampler {spec.sampler}, "
         f"pruner {spec.pruner}. {counts.finished} of {spec.n_trials} trials finished.",
         highlight=False,
+        soft_wrap=True,
     )
 
     from optsearch._console import StudyProgress, summary_table
@@ -206,12 +207,13 @@ def _run(store: Any, spec: Any, exists: bool, storage_url: str | None, show_prog
             f"Interrupted by {interrupted.signal_name}: the running trial was marked failed "
             f"and queued to run again. {tally} Run the same command to continue.",
             highlight=False,
+            soft_wrap=True,
         )
         sys.exit(130)
     if outcome.reason == "timeout":
-        err.print(f"Timeout reached. {tally} Run the same command to continue.", highlight=False)
+        err.print(f"Timeout reached. {tally} Run the same command to continue.", highlight=False, soft_wrap=True)
     else:
-        err.print(f"Target reached. {tally}", highlight=False)
+        err.print(f"Target reached. {tally}", highlight=False, soft_wrap=True)
 
 
 @cli.command()
