@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,15 @@ def _number(value: Any) -> str:
     return f"{value:.3g}"
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def format_params(params: Mapping[str, Any]) -> str:
     """Hyperparameters in one short line: ``learning_rate=0.0123 momentum=0.9 ...``."""
     return " ".join(f"{k}={_number(v)}" for k, v in params.items())
@@ -56,6 +66,8 @@ class StudyProgress:
         self._arms = tuple(arms)
         self._target = target
         self._console = console
+        self._started = time.monotonic()
+        self._finished_at_start: int | None = None
         # Where output goes to a file or a CI log, a line per trial reads better than
         # the frames of a live display.
         self._live = console.is_terminal
@@ -97,7 +109,18 @@ class StudyProgress:
         self._progress.update(
             self._study_task, completed=min(finished, self._target), status=status
         )
-        return f"{finished}/{self._target} finished · {status}"
+        if self._finished_at_start is None:
+            self._finished_at_start = finished
+        return f"{finished}/{self._target} finished · {status} · {self._timing(finished)}"
+
+    def _timing(self, finished: int) -> str:
+        elapsed = time.monotonic() - self._started
+        done_here = finished - (self._finished_at_start or 0)
+        text = f"{_duration(elapsed)} elapsed"
+        if done_here > 0 and finished < self._target:
+            left = elapsed / done_here * (self._target - finished)
+            text += f", about {_duration(left)} left"
+        return text
 
     # TrialObserver
     def trial_started(self, number: int, params: TrialParams, reference: str | None) -> None:

@@ -150,4 +150,6 @@ def open_study(storage: optuna.storages.BaseStorage, spec: StudySpec) -> tuple[o
 
 
 def _dump(spec: StudySpec) -> str:
-    return json.dumps(spec.to_json_dict(), sort_keys=True)
+    # A timeout bounds one run, not the study: a later run without --timeout should
+    # not inherit it.
+    return json.dumps({**spec.to_json_dict(), "timeout": None}, sort_keys=True)

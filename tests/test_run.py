@@ -174,3 +174,16 @@ def test_pruned_trials_keep_their_curve_and_best_value(tmp_path, study_name) -> 
         curve = trial.user_attrs["curve"]
         assert 1 <= len(curve) < 6
         assert trial.value == pytest.approx(max(r["val_accuracy"] for r in curve))
+
+
+def test_timeout_stops_starting_new_trials(tmp_path, study_name) -> None:
+    import time
+
+    study, outcome = _run(
+        f"sqlite:///{tmp_path / 't.db'}", _spec(study_name, timeout=0.3),
+        on_epoch=lambda params, epoch: time.sleep(0.05),
+    )
+    assert outcome.reason == "timeout"
+    assert 1 <= count_trials(study).finished < 12
+    # The timeout bounds this run only: it is not saved into the study.
+    assert read_spec(study).timeout is None
