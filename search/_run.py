@@ -1,8 +1,16 @@
-"""The run loop: ask for trials until the study holds its target of finished trials."""
+"""The run loop of one worker: ask for trials until the study holds its target.
+
+Every worker of a study, in this process or on another machine, runs this loop. The
+decision "does the study need another trial?" and the creation of that trial happen
+under the study's lock (see ``optsearch.storage.study_lock``), so workers together
+finish exactly the target, and arms stay balanced.
+"""
 
 from __future__ import annotations
 
+import logging
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,12 +24,23 @@ from optuna.trial import TrialState
 from optsearch._objective import Objective, TrialObserver
 from optsearch._spec import StudySpec
 from optsearch._strategies import make_pruner, make_sampler
-from optsearch.errors import OptsearchError, TrialError
+from optsearch.errors import FatalTrialError, OptsearchError, StorageError, TrialError
 
 if TYPE_CHECKING:
-    from optsearch.trainers import Dataset
+    from optsearch.storage import WorkerRegistry
+    from optsearch.trainers import Dataset, EpochRecord, TrialParams
 
-__all__ = ["Interrupted", "RunOutcome", "StudyCounts", "count_trials", "run_study"]
+__all__ = [
+    "Interrupted",
+    "RunOutcome",
+    "StudyCounts",
+    "TooManyFailures",
+    "WorkerSlot",
+    "count_trials",
+    "run_study",
+]
+
+_logger = logging.getLogger(__name__)
 
 # A worker whose trials fail this many times in a row (a broken GPU, a full disk, a
 # dataset that cannot load) stops, rather than burning through the whole study.
@@ -29,6 +48,11 @@ MAX_CONSECUTIVE_FAILURES = 5
 
 # How often a worker looks again while the last trials run in other processes.
 _WAIT_SECONDS = 2.0
+
+# A worker that loses its database retries for this long before giving up; a server
+# restart usually takes seconds. The trials that were running are failed by their
+# missing heartbeats and re-run.
+_DATABASE_PATIENCE_SECONDS = 300
 
 
 class Interrupted(KeyboardInterrupt):
@@ -60,7 +84,7 @@ class StudyCounts:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended: ``reason`` is ``target``, ``timeout``."""
+    """How a run ended: ``reason`` is ``target`` or ``timeout``."""
 
     reason: str
     counts: StudyCounts
@@ -68,9 +92,17 @@ class RunOutcome:
     seconds: float
 
 
+@dataclass(frozen=True)
+class WorkerSlot:
+    """This worker's row in the worker registry."""
+
+    registry: WorkerRegistry
+    worker_id: int
+
+
 def count_trials(study: optuna.Study) -> StudyCounts:
     """Count the trials of ``study`` by state."""
-    by_state = {state: 0 for state in TrialState}
+    by_state = dict.fromkeys(TrialState, 0)
     for trial in study.get_trials(deepcopy=False):
         by_state[trial.state] += 1
     return StudyCounts(
@@ -100,15 +132,88 @@ def _signals_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _retry(study: optuna.Study, number: int | None) -> None:
+class _Heartbeat:
+    """Beats for the running trial (Optuna's heartbeat) and for this worker's row."""
+
+    def __init__(self, storage: Any, slot: WorkerSlot | None) -> None:
+        from optsearch.storage import heartbeat_seconds
+
+        self._storage = storage
+        self._slot = slot
+        interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+        self._enabled = interval is not None
+        self._interval = interval or heartbeat_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="optsearch-heartbeat", daemon=True)
+        self.trial_id: int | None = None
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def beat(self) -> None:
+        trial_id = self.trial_id
+        if trial_id is not None and self._enabled:
+            self._storage.record_heartbeat(trial_id)
+        if self._slot is not None:
+            self._slot.registry.update(self._slot.worker_id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.beat()
+            except Exception as exc:  # a database blip: the next beat tries again
+                _logger.debug("heartbeat failed: %s", exc)
+
+
+class _RegistryObserver:
+    """Tells the worker registry (and the display, if any) what this worker does."""
+
+    def __init__(self, slot: WorkerSlot | None, display: TrialObserver | None) -> None:
+        self._slot = slot
+        self._display = display
+
+    def _update(self, **fields: Any) -> None:
+        if self._slot is not None:
+            self._slot.registry.update(self._slot.worker_id, **fields)
+
+    def trial_started(self, number: int, params: TrialParams, reference: str | None) -> None:
+        self._update(current_trial=number, current_epoch=0)
+        if self._display is not None:
+            self._display.trial_started(number, params, reference)
+
+    def epoch_ended(self, number: int, record: EpochRecord, epochs: int) -> None:
+        self._update(current_epoch=record.epoch)
+        if self._display is not None:
+            self._display.epoch_ended(number, record, epochs)
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)
+
+
+def _retry(study: optuna.Study, number: int) -> None:
     """Queue a failed trial to run again (bounded by the storage's retry limit)."""
-    if number is None:
-        return
-    from optsearch.storage._engine import retry_callback
+    from optsearch.storage import retry_callback
 
     trial = study.get_trials(deepcopy=False)[number]
     if trial.state == TrialState.FAIL:
         retry_callback()(study, trial)
+
+
+def _lock(study: optuna.Study) -> Any:
+    from contextlib import nullcontext
+
+    from optsearch.storage import study_lock
+
+    engine = getattr(study._storage, "engine", None)
+    return nullcontext() if engine is None else study_lock(engine, study.study_name)
 
 
 def run_study(
@@ -119,13 +224,14 @@ def run_study(
     observer: TrialObserver | None = None,
     on_trial_end: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     train: Callable[..., Any] | None = None,
+    slot: WorkerSlot | None = None,
 ) -> RunOutcome:
     """Run trials of ``study`` until it holds ``spec.n_trials`` finished trials.
 
     Finished means complete or pruned, reference trials included: running the same
     command again after an interruption finishes the remaining trials and never
-    overshoots. Failed trials do not count; each is queued to run again with the same
-    parameters (at most ``MAX_RETRIES`` times).
+    overshoots, also with many workers. Failed trials do not count; each is queued
+    to run again with the same parameters (at most ``MAX_RETRIES`` times).
 
     Args:
         study: The study, created or resumed.
@@ -134,63 +240,104 @@ def run_study(
         observer: Told of trial starts and epoch ends (the progress display).
         on_trial_end: Called with each finished or failed trial.
         train: The training function; defaults to :func:`optsearch.trainers.train_trial`.
+        slot: This worker's row in the worker registry, kept up to date.
 
     Raises:
         Interrupted: Ctrl-C or SIGTERM; the running trial was marked failed and queued.
         TooManyFailures: ``MAX_CONSECUTIVE_FAILURES`` trials failed in a row.
         FatalTrialError: A trial failed in a way every later trial would repeat.
+        StorageError: The database stayed unreachable.
     """
+    from sqlalchemy.exc import DBAPIError
+
     study.sampler = make_sampler(spec)
     study.pruner = make_pruner(spec)
     objective = Objective(
-        spec, dataset, observer, sampler=spec.sampler, pruner=spec.pruner, train=train
+        spec, dataset, _RegistryObserver(slot, observer),
+        sampler=spec.sampler, pruner=spec.pruner, train=train,
     )
     started = time.monotonic()
     trials_run = 0
     failures_in_a_row = 0
-    with _signals_interrupt():
+    finished_here = 0
+    database_down_since: float | None = None
+    with _signals_interrupt(), _Heartbeat(study._storage, slot) as heartbeat:
         while True:
-            counts = count_trials(study)
-            if counts.finished >= spec.n_trials:
-                return RunOutcome("target", counts, trials_run, time.monotonic() - started)
-            if spec.timeout is not None and time.monotonic() - started >= spec.timeout:
-                return RunOutcome("timeout", counts, trials_run, time.monotonic() - started)
-            if counts.finished + counts.running >= spec.n_trials:
-                # The last trials run elsewhere (or belong to a dead process whose
-                # heartbeat will expire): wait rather than overshoot the target.
-                _fail_stale(study)
-                time.sleep(_WAIT_SECONDS)
-                continue
-            objective.current_number = None
+            trial: optuna.Trial | None = None
+            told = False
             try:
-                study.optimize(objective, n_trials=1, catch=(TrialError,), gc_after_trial=False)
-            except KeyboardInterrupt as exc:
-                _retry(study, objective.current_number)
-                raise exc if isinstance(exc, Interrupted) else Interrupted("SIGINT") from None
-            trials_run += 1
-            last = study.get_trials(deepcopy=False)[objective.current_number] if (
-                objective.current_number is not None
-            ) else None
-            if last is None:
-                continue
-            if on_trial_end is not None:
-                on_trial_end(study, last)
-            if last.state == TrialState.FAIL:
+                with _lock(study):
+                    _fail_stale(study)
+                    counts = count_trials(study)
+                    if counts.finished >= spec.n_trials:
+                        return RunOutcome("target", counts, trials_run, time.monotonic() - started)
+                    if spec.timeout is not None and time.monotonic() - started >= spec.timeout:
+                        return RunOutcome("timeout", counts, trials_run, time.monotonic() - started)
+                    if counts.finished + counts.running < spec.n_trials:
+                        with warnings.catch_warnings():
+                            # This loop sends the heartbeats Optuna's optimize() would.
+                            warnings.filterwarnings("ignore", "Heartbeat of storage")
+                            trial = study.ask()
+                database_down_since = None
+                if trial is None:
+                    # The last trials run elsewhere (or belong to a dead worker whose
+                    # heartbeat will expire): wait rather than overshoot the target.
+                    time.sleep(_WAIT_SECONDS)
+                    continue
+                heartbeat.trial_id = trial._trial_id
+                trials_run += 1
+                try:
+                    value = objective(trial)
+                except optuna.TrialPruned:
+                    study.tell(trial, state=TrialState.PRUNED)
+                except FatalTrialError:
+                    study.tell(trial, state=TrialState.FAIL)
+                    told = True
+                    raise
+                except TrialError:
+                    study.tell(trial, state=TrialState.FAIL)
+                else:
+                    study.tell(trial, value)
+                told = True
+                heartbeat.trial_id = None
+                last = study.get_trials(deepcopy=False)[trial.number]
+                if on_trial_end is not None:
+                    on_trial_end(study, last)
+                if last.state != TrialState.FAIL:
+                    failures_in_a_row = 0
+                    finished_here += 1
+                    if slot is not None:
+                        slot.registry.update(
+                            slot.worker_id, trials_finished=finished_here,
+                            current_trial=None, current_epoch=None,
+                        )
+                    continue
+                reason = last.user_attrs.get("fail_reason") or "unknown error"
                 _retry(study, last.number)
                 failures_in_a_row += 1
                 if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
-                    reason = last.user_attrs.get("fail_reason") or "unknown error"
                     raise TooManyFailures(
                         f"{failures_in_a_row} trials failed in a row; stopping this worker. "
                         f"Last error (trial {last.number}): {reason}. The failed trials are "
                         "queued and run again on the next `optsearch start`; run with "
                         "--debug to see the traceback."
                     )
-            else:
-                failures_in_a_row = 0
-
-
-def _fail_stale(study: optuna.Study) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        optuna.storages.fail_stale_trials(study)
+            except KeyboardInterrupt as exc:
+                if trial is not None and not told:
+                    study.tell(trial, state=TrialState.FAIL)
+                    _retry(study, trial.number)
+                raise exc if isinstance(exc, Interrupted) else Interrupted("SIGINT") from None
+            except DBAPIError as exc:
+                # The database went away (a restart, a network cut). The running
+                # trial, if any, is lost: its heartbeat stops and another worker (or
+                # this one, later) fails and re-runs it.
+                heartbeat.trial_id = None
+                now = time.monotonic()
+                database_down_since = database_down_since or now
+                if now - database_down_since > _DATABASE_PATIENCE_SECONDS:
+                    raise StorageError(
+                        f"The database stayed unreachable for {_DATABASE_PATIENCE_SECONDS} s "
+                        f"({str(exc.orig or exc).splitlines()[0]}); stopping this worker."
+                    ) from None
+                _logger.warning("database unreachable, retrying: %s", exc)
+                time.sleep(_WAIT_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 # retried) by the next worker that starts a trial. Epochs of the default preset take
 # well under a second, but a ResNet epoch on a CPU can take minutes and heartbeats come
 # from a thread, so the grace period only has to cover a stalled process, not an epoch.
+# Both can be set per deployment through OPTSEARCH_HEARTBEAT_SECONDS and
+# OPTSEARCH_GRACE_SECONDS (a shorter grace re-runs a dead worker's trial sooner).
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
 
@@ -64,6 +67,30 @@ def _prepare_sqlite(url: Any) -> None:
         raise StorageError(f"Cannot open the SQLite file {str(path)!r}: {exc}.") from exc
 
 
+def _seconds_from_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StorageError(f"{name} must be a whole number of seconds > 0. Received: {name}={raw!r}")
+    return value
+
+
+def heartbeat_seconds() -> int:
+    """Seconds between heartbeats of a running trial and of a worker."""
+    return _seconds_from_env("OPTSEARCH_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
+
+
+def grace_seconds() -> int:
+    """Seconds without a heartbeat after which a trial or a worker counts as dead."""
+    grace = _seconds_from_env("OPTSEARCH_GRACE_SECONDS", GRACE_SECONDS)
+    return max(grace, 2 * heartbeat_seconds())
+
+
 def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
     """Queues a failed trial to run again with the same parameters, ``MAX_RETRIES`` at most.
 
@@ -102,8 +129,8 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStor
         return optuna.storages.RDBStorage(
             url,
             engine_kwargs=_engine_kwargs(parsed),
-            heartbeat_interval=HEARTBEAT_SECONDS if heartbeat else None,
-            grace_period=GRACE_SECONDS if heartbeat else None,
+            heartbeat_interval=heartbeat_seconds() if heartbeat else None,
+            grace_period=grace_seconds() if heartbeat else None,
             heartbeat_stale_trial_callback=retry_callback() if heartbeat else None,
         )
     except ImportError as exc:
