@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from optsearch._summary import ArmSummary, TrialRow, summarize_arms
 
@@ -187,5 +188,106 @@ def trials_table(rows: Sequence[TrialRow], title: str) -> Table:
             str(r.number), r.state, r.arm or "–", r.reference or "", _pct(r.value),
             _pct(r.test_accuracy), "" if r.epochs_trained is None else str(r.epochs_trained),
             format_params(r.params), r.note,
+        )
+    return table
+
+
+class WorkersProgress:
+    """The launcher's combined view: the study's progress and one row per worker.
+
+    It reads everything from the database (the study and the worker registry), so it
+    shows workers of other machines too. Where output is not a terminal, it prints a
+    line per finished trial instead.
+    """
+
+    def __init__(self, study: optuna.Study, arms: Sequence[str], target: int,
+                 registry: Any, console: Console) -> None:
+        from rich.live import Live
+
+        self._study = study
+        self._arms = tuple(arms)
+        self._target = target
+        self._registry = registry
+        self._console = console
+        self._live_mode = console.is_terminal
+        self._started = time.monotonic()
+        self._seen: set[int] = {
+            t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+        }
+        self._finished_at_start = sum(
+            1 for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
+        )
+        self._live = Live(console=console, refresh_per_second=2, transient=False) if self._live_mode else None
+
+    def __enter__(self) -> WorkersProgress:
+        if self._live is not None:
+            self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self.refresh()
+            self._live.stop()
+
+    def _status(self, trials: Sequence[Any]) -> str:
+        summaries = summarize_arms(trials, self._arms)
+        finished = sum(s.finished for s in summaries)
+        pruned = sum(s.pruned for s in summaries)
+        failed = sum(s.failed for s in summaries)
+        best = " · ".join(f"best {s.arm} {_pct(s.best_value)}" for s in summaries)
+        elapsed = time.monotonic() - self._started
+        done_here = finished - self._finished_at_start
+        timing = f"{_duration(elapsed)} elapsed"
+        if done_here > 0 and finished < self._target:
+            timing += f", about {_duration(elapsed / done_here * (self._target - finished))} left"
+        return (f"{finished}/{self._target} finished · complete {finished - pruned} · "
+                f"pruned {pruned} · failed {failed} · {best} · {timing}")
+
+    def refresh(self) -> None:
+        from rich.console import Group
+
+        trials = self._study.get_trials(deepcopy=False)
+        status = self._status(trials)
+        workers = self._registry.workers(self._study.study_name)
+        if self._live is not None:
+            self._live.update(Group(status, workers_table(workers, title=None)))
+            return
+        for trial in trials:
+            if trial.state.is_finished() and trial.number not in self._seen:
+                self._seen.add(trial.number)
+                value = _pct(trial.value) if trial.value is not None else "–"
+                reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("end_reason") or ""
+                self._console.print(
+                    f"trial {trial.number} {trial.params.get('optimizer', '?')} "
+                    f"{trial.state.name.lower()} {value} ({reason}) | {status}",
+                    highlight=False, soft_wrap=True,
+                )
+
+
+def _ago(moment: Any) -> str:
+    import datetime as dt
+
+    seconds = (dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - moment).total_seconds()
+    return f"{_duration(max(0.0, seconds))} ago"
+
+
+def workers_table(workers: Sequence[Any], title: str | None) -> Table:
+    """One row per worker of the registry: where it runs, what it does, whether it lives."""
+    table = Table(title=title, title_justify="left")
+    for header, justify in [
+        ("worker", "right"), ("host", "left"), ("pid", "right"), ("device", "left"),
+        ("state", "left"), ("trial", "right"), ("epoch", "right"), ("finished", "right"),
+        ("started", "left"), ("last heartbeat", "left"), ("message", "left"),
+    ]:
+        table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    styles = {"running": "green", "dead": "bold red", "failed": "red", "interrupted": "yellow"}
+    for w in workers:
+        state = w.shown_state
+        table.add_row(
+            str(w.id), w.host, str(w.pid), w.device, Text(state, style=styles.get(state, "")),
+            "" if w.current_trial is None else str(w.current_trial),
+            "" if w.current_epoch is None else str(w.current_epoch),
+            str(w.trials_finished), w.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _ago(w.last_heartbeat), w.message or "",
         )
     return table

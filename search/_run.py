@@ -114,22 +114,47 @@ def count_trials(study: optuna.Study) -> StudyCounts:
     )
 
 
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into the same clean interruption as Ctrl-C while trials run."""
+_deferring = threading.local()
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise Interrupted("SIGTERM")
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn Ctrl-C (SIGINT) and SIGTERM into :class:`Interrupted`, which names the signal.
+
+    Inside :func:`_bookkeeping` the interruption waits until the block ends, so that a
+    trial is never left half-created or half-told.
+    """
+
+    def on_signal(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if getattr(_deferring, "active", False):
+            _deferring.pending = name
+            return
+        raise Interrupted(name)
 
     try:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _bookkeeping() -> Iterator[None]:
+    """Hold back an interruption while the storage is updated (creating, telling a trial)."""
+    _deferring.active, _deferring.pending = True, None
+    try:
+        yield
+    finally:
+        _deferring.active = False
+    pending, _deferring.pending = _deferring.pending, None
+    if pending is not None:
+        raise Interrupted(pending)
 
 
 class _Heartbeat:
@@ -154,6 +179,12 @@ class _Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def start_trial(self, trial_id: int) -> None:
+        """Beat for ``trial_id`` from now on, starting at once: a trial whose worker dies
+        before its first heartbeat would otherwise never be found stale."""
+        self.trial_id = trial_id
+        self.beat()
 
     def beat(self) -> None:
         trial_id = self.trial_id
@@ -212,7 +243,9 @@ def _lock(study: optuna.Study) -> Any:
 
     from optsearch.storage import study_lock
 
-    engine = getattr(study._storage, "engine", None)
+    # Optuna wraps the RDB storage of a study in a caching layer; the engine is below it.
+    storage = study._storage
+    engine = getattr(storage, "engine", None) or getattr(getattr(storage, "_backend", None), "engine", None)
     return nullcontext() if engine is None else study_lock(engine, study.study_name)
 
 
@@ -248,7 +281,7 @@ def run_study(
         FatalTrialError: A trial failed in a way every later trial would repeat.
         StorageError: The database stayed unreachable.
     """
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
     study.sampler = make_sampler(spec)
     study.pruner = make_pruner(spec)
@@ -261,12 +294,12 @@ def run_study(
     failures_in_a_row = 0
     finished_here = 0
     database_down_since: float | None = None
-    with _signals_interrupt(), _Heartbeat(study._storage, slot) as heartbeat:
+    with signals_interrupt(), _Heartbeat(study._storage, slot) as heartbeat:
         while True:
             trial: optuna.Trial | None = None
             told = False
             try:
-                with _lock(study):
+                with _bookkeeping(), _lock(study):
                     _fail_stale(study)
                     counts = count_trials(study)
                     if counts.finished >= spec.n_trials:
@@ -278,28 +311,31 @@ def run_study(
                             # This loop sends the heartbeats Optuna's optimize() would.
                             warnings.filterwarnings("ignore", "Heartbeat of storage")
                             trial = study.ask()
+                            heartbeat.start_trial(trial._trial_id)
                 database_down_since = None
                 if trial is None:
                     # The last trials run elsewhere (or belong to a dead worker whose
                     # heartbeat will expire): wait rather than overshoot the target.
                     time.sleep(_WAIT_SECONDS)
                     continue
-                heartbeat.trial_id = trial._trial_id
                 trials_run += 1
                 try:
                     value = objective(trial)
                 except optuna.TrialPruned:
-                    study.tell(trial, state=TrialState.PRUNED)
+                    state, values = TrialState.PRUNED, None
                 except FatalTrialError:
-                    study.tell(trial, state=TrialState.FAIL)
-                    told = True
+                    with _bookkeeping():
+                        study.tell(trial, state=TrialState.FAIL)
+                        told = True
                     raise
                 except TrialError:
-                    study.tell(trial, state=TrialState.FAIL)
+                    state, values = TrialState.FAIL, None
                 else:
-                    study.tell(trial, value)
-                told = True
-                heartbeat.trial_id = None
+                    state, values = TrialState.COMPLETE, value
+                with _bookkeeping():
+                    study.tell(trial, values, state=state)
+                    told = True
+                    heartbeat.trial_id = None
                 last = study.get_trials(deepcopy=False)[trial.number]
                 if on_trial_end is not None:
                     on_trial_end(study, last)
@@ -324,10 +360,12 @@ def run_study(
                     )
             except KeyboardInterrupt as exc:
                 if trial is not None and not told:
-                    study.tell(trial, state=TrialState.FAIL)
-                    _retry(study, trial.number)
+                    with _bookkeeping():
+                        heartbeat.trial_id = None
+                        study.tell(trial, state=TrialState.FAIL)
+                        _retry(study, trial.number)
                 raise exc if isinstance(exc, Interrupted) else Interrupted("SIGINT") from None
-            except DBAPIError as exc:
+            except (OperationalError, InterfaceError) as exc:
                 # The database went away (a restart, a network cut). The running
                 # trial, if any, is lost: its heartbeat stops and another worker (or
                 # this one, later) fails and re-runs it.

@@ -135,17 +135,24 @@ def open_study(storage: optuna.storages.BaseStorage, spec: StudySpec) -> tuple[o
     Returns:
         ``(study, created)``.
     """
+    import contextlib
+
     import optuna
 
-    study = optuna.create_study(
-        study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True
-    )
-    created = SPEC_ATTR not in study.user_attrs
-    if created:
-        study.set_metric_names([OBJECTIVE_NAME])
-        _enqueue_references(study, spec)
-    if study.user_attrs.get(SPEC_ATTR) != _dump(spec):
-        study.set_user_attr(SPEC_ATTR, _dump(spec))
+    from optsearch.storage import study_lock
+
+    engine = getattr(storage, "engine", None)
+    # Two `optsearch start` racing on a new study must queue the references once.
+    with study_lock(engine, spec.name) if engine is not None else contextlib.nullcontext():
+        study = optuna.create_study(
+            study_name=spec.name, storage=storage, direction="maximize", load_if_exists=True
+        )
+        created = SPEC_ATTR not in study.user_attrs
+        if created:
+            study.set_metric_names([OBJECTIVE_NAME])
+            _enqueue_references(study, spec)
+        if study.user_attrs.get(SPEC_ATTR) != _dump(spec):
+            study.set_user_attr(SPEC_ATTR, _dump(spec))
     return study, created
 
 

@@ -118,12 +118,18 @@ def _explicit_overrides(**flags: Any) -> dict[str, Any]:
 @click.option("--pruner", default=None, help="none, median, percentile, successive-halving or hyperband.")
 @click.option("--sampler", default=None, help="random, tpe or qmc (within each arm).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
+@click.option("--gpus", default=None, help="Start one worker process per GPU: 'all' or indices such as 0,2,3.")
+@click.option("--workers-per-gpu", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes packed on each GPU, each capped to its share of the memory.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Number of CPU worker processes (where there is no GPU). Defaults to 1, in this process.")
 @click.option("--progress/--no-progress", default=True, help="Show live progress. Defaults to on.")
 def start(
     study_name: str,
     preset: str | None,
     config_file: Path | None,
     storage: str | None,
+    gpus: str | None,
+    workers_per_gpu: int,
+    workers: int | None,
     progress: bool,
     **flags: Any,
 ) -> None:
@@ -136,6 +142,8 @@ def start(
     from optsearch._spec import load_spec_file, spec_from_mapping
     from optsearch._study import resolve_spec
 
+    if gpus is not None and workers is not None:
+        raise click.UsageError("Use either --gpus (GPU workers) or --workers (CPU workers), not both.")
     explicit = _explicit_overrides(**flags)
     if config_file is not None:
         if preset is not None:
@@ -147,73 +155,237 @@ def start(
         base = get_preset(preset or (study_name if study_name in PRESETS else "sgd-vs-adam"), study_name)
     spec = spec_from_mapping({**base.to_json_dict(), **explicit}, source="the options")
 
-    store = _storage(storage)
+    plans = None
+    if gpus is not None or (workers or 1) > 1:
+        from optsearch._launch import detect_gpus, parse_gpus, plan_workers
+
+        chosen = parse_gpus(gpus, detect_gpus()) if gpus is not None else None
+        plans = plan_workers(chosen, workers_per_gpu=workers_per_gpu, workers=workers)
+
+    url = storage or _default_url()
+    store = _storage(url)
     spec, exists = resolve_spec(store, spec, explicit=explicit)
-    _run(store, spec, exists, storage, progress)
+    _check_names(spec)
+    if plans is None:
+        _run_here(store, spec, url, progress)
+    else:
+        _run_workers(store, spec, url, plans, progress)
 
 
-def _run(store: Any, spec: Any, exists: bool, storage_url: str | None, show_progress: bool) -> None:
-    from optsearch._run import Interrupted, count_trials, run_study
+def _default_url() -> str:
+    from optsearch.storage import default_storage_url
+
+    return default_storage_url()
+
+
+def _check_names(spec: Any) -> None:
+    """Fail on unknown names before anything is written or trained."""
     from optsearch._strategies import make_pruner, make_sampler
-    from optsearch._study import open_study
-    from optsearch._summary import summarize_arms
-    from optsearch.storage import default_storage_url, mask_url
-    from optsearch.trainers import get_model, load_dataset
+    from optsearch.trainers import check_dataset_name, get_model
 
-    err = _stderr()
-    # Fail on names before anything is written or trained.
     make_sampler(spec)
     make_pruner(spec)
     get_model(spec.model)
-    dataset = load_dataset(spec.dataset, seed=spec.seed, validation_fraction=spec.validation_fraction)
+    check_dataset_name(spec.dataset)
 
-    study, created = open_study(store, spec)
+
+def _announce(study: Any, spec: Any, created: bool, url: str, how: str) -> None:
+    from optsearch._run import count_trials
+    from optsearch.storage import mask_url
+
     counts = count_trials(study)
-    where = mask_url(storage_url or default_storage_url())
     verb = "Created" if created else "Resuming"
-    err.print(
-        f"{verb} study [bold]{spec.name}[/] in {where}: {spec.dataset} with {spec.model}, "
+    _stderr().print(
+        f"{verb} study [bold]{spec.name}[/] in {mask_url(url)}: {spec.dataset} with {spec.model}, "
         f"{spec.epochs} epochs per trial, arms {', '.join(spec.arms)}, sampler {spec.sampler}, "
-        f"pruner {spec.pruner}. {counts.finished} of {spec.n_trials} trials finished.",
+        f"pruner {spec.pruner}; {how}. {counts.finished} of {spec.n_trials} trials finished.",
         highlight=False,
         soft_wrap=True,
     )
 
-    from optsearch._console import StudyProgress, summary_table
 
-    display = StudyProgress(study, spec.arms, spec.n_trials, err if show_progress else _quiet())
-    started = time.monotonic()
-    interrupted: Interrupted | None = None
-    try:
-        with display:
-            outcome = run_study(
-                study, spec, dataset,
-                observer=display if show_progress else None,
-                on_trial_end=display.trial_ended if show_progress else None,
-            )
-    except Interrupted as exc:
-        interrupted = exc
+def _finish(study: Any, spec: Any, started: float, interrupted: str | None, timed_out: bool) -> None:
+    from optsearch._console import summary_table
+    from optsearch._run import count_trials
+    from optsearch._summary import summarize_arms
 
     counts = count_trials(study)
     summaries = summarize_arms(study.get_trials(deepcopy=False), spec.arms)
     _stdout().print(summary_table(summaries, title=f"Study {spec.name}: best trial per optimizer"))
-    elapsed = time.monotonic() - started
     tally = (
         f"{counts.finished} of {spec.n_trials} trials finished ({counts.complete} complete, "
-        f"{counts.pruned} pruned), {counts.failed} failed, in {elapsed:.0f} s."
+        f"{counts.pruned} pruned), {counts.failed} failed, in {time.monotonic() - started:.0f} s."
     )
+    err = _stderr()
     if interrupted is not None:
         err.print(
-            f"Interrupted by {interrupted.signal_name}: the running trial was marked failed "
-            f"and queued to run again. {tally} Run the same command to continue.",
+            f"Interrupted by {interrupted}: running trials were marked failed and queued to "
+            f"run again. {tally} Run the same command to continue.",
             highlight=False,
             soft_wrap=True,
         )
         sys.exit(130)
-    if outcome.reason == "timeout":
-        err.print(f"Timeout reached. {tally} Run the same command to continue.", highlight=False, soft_wrap=True)
+    if timed_out or counts.finished < spec.n_trials:
+        err.print(f"Stopped early. {tally} Run the same command to continue.", highlight=False, soft_wrap=True)
     else:
         err.print(f"Target reached. {tally}", highlight=False, soft_wrap=True)
+
+
+def _run_here(store: Any, spec: Any, url: str, show_progress: bool) -> None:
+    from optsearch._console import StudyProgress
+    from optsearch._run import Interrupted, run_study, signals_interrupt
+    from optsearch._study import open_study
+    from optsearch.trainers import load_dataset
+
+    with signals_interrupt():
+        dataset = load_dataset(spec.dataset, seed=spec.seed, validation_fraction=spec.validation_fraction)
+        study, created = open_study(store, spec)
+        _announce(study, spec, created, url, "1 worker in this process")
+        slot = _register(store, spec.name, "this process")
+        display = StudyProgress(study, spec.arms, spec.n_trials, _stderr() if show_progress else _quiet())
+        started = time.monotonic()
+        interrupted = None
+        outcome = None
+        try:
+            with display:
+                outcome = run_study(
+                    study, spec, dataset, observer=display if show_progress else None,
+                    on_trial_end=display.trial_ended if show_progress else None, slot=slot,
+                )
+        except Interrupted as exc:
+            interrupted = exc.signal_name
+            _unregister(slot, "interrupted", f"interrupted by {interrupted}")
+        except OptsearchError as exc:
+            _unregister(slot, "failed", str(exc))
+            raise
+        else:
+            _unregister(slot, "finished", f"stopped: {outcome.reason}")
+    _finish(study, spec, started, interrupted, outcome is not None and outcome.reason == "timeout")
+
+
+def _register(store: Any, study_name: str, label: str) -> Any:
+    from optsearch._run import WorkerSlot
+    from optsearch.storage import WorkerRegistry, grace_seconds
+    from optsearch.trainers._devices import describe_devices
+
+    registry = WorkerRegistry(store.engine, grace_seconds())
+    try:
+        device = describe_devices()
+    except Exception:  # describing is best effort; the label says where it was meant to run
+        device = label
+    return WorkerSlot(registry, registry.register(study_name, device))
+
+
+def _unregister(slot: Any, state: str, message: str) -> None:
+    try:
+        slot.registry.update(slot.worker_id, state=state, message=message, current_trial=None, current_epoch=None)
+    except Exception:  # the database may be what failed; the heartbeat then tells the rest
+        pass
+
+
+def _run_workers(store: Any, spec: Any, url: str, plans: list[Any], show_progress: bool) -> None:
+    from optsearch._console import WorkersProgress
+    from optsearch._launch import Launcher, raise_if_all_failed
+    from optsearch._run import Interrupted, signals_interrupt
+    from optsearch._study import open_study
+    from optsearch.storage import WorkerRegistry, grace_seconds
+
+    study, created = open_study(store, spec)
+    devices = ", ".join(p.device for p in plans)
+    _announce(study, spec, created, url, f"{len(plans)} worker processes: {devices}")
+    launcher = Launcher(plans, spec.name, url)
+    registry = WorkerRegistry(store.engine, grace_seconds())
+    started = time.monotonic()
+    interrupted = None
+    with signals_interrupt():
+        try:
+            launcher.start()
+            console = _stderr() if show_progress else _quiet()
+            with WorkersProgress(study, spec.arms, spec.n_trials, registry, console) as view:
+                while launcher.running():
+                    view.refresh()
+                    time.sleep(1.0)
+                view.refresh()
+        except Interrupted as exc:
+            interrupted = exc.signal_name
+            _stderr().print(f"{interrupted}: stopping {len(plans)} workers…", highlight=False)
+            launcher.stop(interrupted)
+    for line in launcher.failures():
+        _stderr().print(f"[red]{line}[/]", highlight=False, soft_wrap=True)
+    if interrupted is None:
+        raise_if_all_failed(launcher)
+    _finish(study, spec, started, interrupted, False)
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="The study to join; its spec is read from the database.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+@click.option("--gpu", type=click.IntRange(min=0), default=None, help="Train on this GPU only (sets CUDA_VISIBLE_DEVICES).")
+@click.option("--device-label", default=None, hidden=True, help="Where the launcher meant this worker to run.")
+@click.option("--progress/--no-progress", default=True, help="Show live progress. Defaults to on.")
+def worker(study_name: str, storage: str | None, gpu: int | None, device_label: str | None, progress: bool) -> None:
+    """Join a running study from any machine and run its trials.
+
+    Needs no spec file: the spec is read from the study in the database. Example:
+    optsearch worker --study sgd-vs-adam --storage postgresql+psycopg://user@db-host/studies
+    """
+    from optsearch._console import StudyProgress
+    from optsearch._run import Interrupted, run_study, signals_interrupt
+    from optsearch._study import load_study, read_spec
+    from optsearch.trainers import load_dataset
+
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    url = storage or _default_url()
+    store = _storage(url)
+    study = load_study(store, study_name)
+    spec = read_spec(study)
+    _check_names(spec)
+    started = time.monotonic()
+    with signals_interrupt():
+        dataset = load_dataset(spec.dataset, seed=spec.seed, validation_fraction=spec.validation_fraction)
+        slot = _register(store, spec.name, device_label or "this process")
+        display = StudyProgress(study, spec.arms, spec.n_trials, _stderr() if progress else _quiet())
+        try:
+            with display:
+                outcome = run_study(
+                    study, spec, dataset, observer=display if progress else None,
+                    on_trial_end=display.trial_ended, slot=slot,
+                )
+        except Interrupted as exc:
+            _unregister(slot, "interrupted", f"interrupted by {exc.signal_name}")
+            _stderr().print(f"Interrupted by {exc.signal_name}: the running trial was marked failed and queued.", highlight=False)
+            sys.exit(130)
+        except OptsearchError as exc:
+            _unregister(slot, "failed", str(exc))
+            raise
+    _unregister(slot, "finished", f"stopped: {outcome.reason}")
+    _stderr().print(
+        f"Worker done ({outcome.reason}): ran {outcome.trials_run} trials in "
+        f"{time.monotonic() - started:.0f} s; the study has {outcome.counts.finished} of "
+        f"{spec.n_trials} trials finished.",
+        highlight=False, soft_wrap=True,
+    )
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+def workers(study_name: str, storage: str | None) -> None:
+    """List the workers of a study, live and dead, on every machine."""
+    from optsearch._console import workers_table
+    from optsearch._study import load_study
+    from optsearch.storage import WorkerRegistry, grace_seconds
+
+    store = _storage(storage or _default_url())
+    load_study(store, study_name)
+    rows = WorkerRegistry(store.engine, grace_seconds()).workers(study_name)
+    if not rows:
+        _stderr().print(f"No worker has joined study {study_name!r} yet.")
+        return
+    alive = sum(w.alive for w in rows)
+    dead = sum(w.shown_state == "dead" for w in rows)
+    _stdout().print(workers_table(rows, title=f"Study {study_name}: {len(rows)} workers, {alive} running, {dead} dead"))
 
 
 @cli.command()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optsearch.errors import StorageError
+from optsearch.storage._locks import file_lock
 from optsearch.storage._url import mask_url, parse_url
 
 if TYPE_CHECKING:
@@ -102,6 +104,29 @@ def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
     return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
 
+def _create(url: str, parsed: Any, heartbeat: bool) -> optuna.storages.RDBStorage:
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    # Workers that start together on a new database all create Optuna's tables; all
+    # but one lose that race with an IntegrityError, and then find the tables made.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=_engine_kwargs(parsed),
+                heartbeat_interval=heartbeat_seconds() if heartbeat else None,
+                grace_period=grace_seconds() if heartbeat else None,
+                heartbeat_stale_trial_callback=retry_callback() if heartbeat else None,
+            )
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            if attempt == 4 or "exist" not in str(exc).lower() and not isinstance(exc, IntegrityError):
+                raise
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
     """Open (and if needed create) Optuna's tables at ``url``.
 
@@ -126,13 +151,11 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.RDBStor
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite(parsed)
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=_engine_kwargs(parsed),
-            heartbeat_interval=heartbeat_seconds() if heartbeat else None,
-            grace_period=grace_seconds() if heartbeat else None,
-            heartbeat_stale_trial_callback=retry_callback() if heartbeat else None,
-        )
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            # Processes on one machine share a SQLite file: one creates the tables at a time.
+            with file_lock(Path(f"{parsed.database}.optsearch-lock")):
+                return _create(url, parsed, heartbeat)
+        return _create(url, parsed, heartbeat)
     except ImportError as exc:
         missing = getattr(exc.__cause__, "name", None) or getattr(exc, "name", None) or ""
         extra = _DRIVER_EXTRAS.get(missing.split(".")[0])

@@ -24,7 +24,7 @@ from typing import Any
 
 from optsearch.errors import StorageError
 
-__all__ = ["study_lock"]
+__all__ = ["file_lock", "study_lock"]
 
 LOCK_TIMEOUT_SECONDS = 120
 
@@ -35,7 +35,7 @@ def _key(study_name: str) -> int:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -66,15 +66,24 @@ def study_lock(engine: Any, study_name: str) -> Iterator[None]:
         if not database or database == ":memory:":
             yield
             return
-        with _file_lock(Path(f"{database}.optsearch-lock")):
+        with file_lock(Path(f"{database}.optsearch-lock")):
             yield
         return
 
     key = _key(study_name)
     with engine.connect() as connection:
         if backend == "postgresql":
-            connection.execute(sa.text("SET lock_timeout = :ms"), {"ms": f"{LOCK_TIMEOUT_SECONDS * 1000}"})
-            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.execute(
+                sa.text("SELECT set_config('lock_timeout', :ms, false)"),
+                {"ms": f"{LOCK_TIMEOUT_SECONDS * 1000}"},
+            )
+            try:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            except sa.exc.OperationalError:
+                raise StorageError(
+                    f"Could not take the lock of study {study_name!r} within "
+                    f"{LOCK_TIMEOUT_SECONDS} s: another worker holds it. Is one stuck?"
+                ) from None
             connection.commit()
             try:
                 yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +80,16 @@ class WorkerRegistry:
     def __init__(self, engine: Any, grace_seconds: float) -> None:
         self._engine = engine
         self._grace = dt.timedelta(seconds=grace_seconds)
-        _metadata.create_all(engine, checkfirst=True)
+        for attempt in range(5):
+            try:
+                _metadata.create_all(engine, checkfirst=True)
+                break
+            except sa.exc.DBAPIError as exc:
+                # Workers starting together race to create the table; the losers
+                # find it made by the winner.
+                if attempt == 4 or "exist" not in str(exc).lower() and not isinstance(exc, sa.exc.IntegrityError):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def register(self, study_name: str, device: str) -> int:
         """Add this process as a running worker of ``study_name``; return its id."""

@@ -17,7 +17,7 @@ def _options() -> list[tuple[str, str]]:
     found = []
     for name, command in cli.commands.items():
         for param in command.params:
-            if isinstance(param, click.Option):
+            if isinstance(param, click.Option) and not param.hidden:
                 for opt in param.opts + param.secondary_opts:
                     if opt.startswith("--") and opt != "--help":
                         found.append((name, opt))

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from optsearch.trainers._datasets import DATASETS, Dataset, load_dataset
+from optsearch.trainers._datasets import DATASETS, Dataset, check_dataset_name, load_dataset
 from optsearch.trainers._keras import import_keras
 from optsearch.trainers._models import MODELS, get_model
 from optsearch.trainers._optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, get_optimizer
@@ -32,6 +32,7 @@ __all__ = [
     "SCHEDULE_OPTIONS",
     "TrialParams",
     "TrialResult",
+    "check_dataset_name",
     "get_model",
     "get_optimizer",
     "import_keras",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -19,7 +20,7 @@ import numpy as np
 from optsearch import errors
 from optsearch.trainers._keras import import_keras
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "check_dataset_name", "load_dataset"]
 
 # The digits test split never moves, whatever seed a study uses, so test accuracies
 # of different studies are comparable.
@@ -191,6 +192,24 @@ def load_dataset(name: str, seed: int = 0, validation_fraction: float = 0.2) -> 
         ((8, 8, 1), 360)
     """
     return _load_dataset(name, int(seed), float(validation_fraction))
+
+
+def check_dataset_name(name: str) -> None:
+    """Check that ``name`` names a dataset, without loading it (nor TensorFlow).
+
+    Raises:
+        UnknownNameError: ``name`` is not a dataset; the message lists the valid ones.
+        DatasetUnavailableError: ``npz:PATH`` names a file that does not exist.
+    """
+    if name.startswith(_NPZ_PREFIX):
+        path = Path(name[len(_NPZ_PREFIX):]).expanduser()
+        if not path.is_file():
+            raise errors.DatasetUnavailableError(
+                f"Dataset file {str(path)!r} does not exist. `npz:PATH` needs a .npz file "
+                f"with arrays {', '.join(_NPZ_KEYS)}."
+            )
+    elif name not in DATASETS:
+        raise errors.UnknownNameError("dataset", name, (*DATASETS, "npz:PATH"))
 
 
 @functools.lru_cache(maxsize=8)

@@ -75,6 +75,10 @@ def import_keras() -> ModuleType:
 
         tf.get_logger().setLevel("ERROR")
         import keras
+
+        from optsearch.trainers._devices import configure_devices
+
+        configure_devices(tf)
     try:
         import absl.logging
 
