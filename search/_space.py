@@ -91,7 +91,7 @@ def references_for(spec: StudySpec) -> list[Reference]:
 def trial_seed(spec: StudySpec, trial_number: int) -> int:
     """The training seed of a trial: fixed by the study seed and the trial number."""
     # A large odd multiplier keeps seeds of neighbouring studies from overlapping.
-    return (spec.seed * 1_000_003 + trial_number) % (2**31 - 1)
+    return (spec.seed * 1_000_003 + spec.seed_offset + trial_number) % (2**31 - 1)
 
 
 def _float(trial: optuna.Trial, name: str, rng: FloatRange) -> float:

@@ -162,6 +162,9 @@ class StudySpec(_Frozen):
     n_trials: int = Field(default=64, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     seed: int = Field(default=0, ge=0)
+    # Added to every trial's training seed; `optsearch verify` sets it so that its
+    # retraining runs get seeds no trial of the study used.
+    seed_offset: int = Field(default=0, ge=0)
     arms: tuple[str, ...] = ARMS
     references: bool = True
     sampler: str = "random"

@@ -454,6 +454,145 @@ def export(study_name: str, fmt: str, output: Path | None, storage: str | None) 
         _stderr().print(f"Wrote {len(trials_)} trials to {output}.", highlight=False)
 
 
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None, help="Write the report as one self-contained HTML page (opens offline).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report's numbers as JSON instead of tables.")
+@click.option("--resamples", type=click.IntRange(min=1000), default=1000, show_default=True, help="Bootstrap resamples for the 95% bands.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the bootstrap.")
+def report(study_name: str, storage: str | None, html_file: Path | None, as_json: bool, resamples: int, seed: int) -> None:
+    """The verdict: after k trials of tuning, which optimizer is expected to be ahead?
+
+    Works on a running study too (it reports on the finished trials and says so).
+    Example: optsearch report --study sgd-vs-adam --html report.html
+    """
+    from optsearch._study import load_study, read_spec
+    from optsearch._verify import find_verify_study
+    from optsearch.dashboards import compute_report, report_html, report_json, verify_summary
+
+    store = _storage(storage or _default_url())
+    study = load_study(store, study_name)
+    spec = read_spec(study)
+    vstudy = find_verify_study(store, study, spec.arms)
+    verified = verify_summary(vstudy.get_trials(deepcopy=False), spec.arms) if vstudy else None
+    result = compute_report(study_name, study.get_trials(deepcopy=False), spec.arms,
+                            n_resamples=resamples, seed=seed, verify=verified)
+    if as_json:
+        click.echo(report_json(result), nl=False)
+    else:
+        _print_report(result)
+    if html_file is not None:
+        from optsearch.dashboards import report_figures
+
+        html_file.write_text(report_html(result, report_figures(result)), encoding="utf-8")
+        _stderr().print(f"Wrote {html_file} (self-contained; opens offline).", highlight=False)
+
+
+def _print_report(result: Any) -> None:
+    from rich.table import Table
+
+    from optsearch.dashboards import report_budgets
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.2f}%"
+
+    out = _stdout()
+    c = result.crossover
+    table = Table(title=f"Study {result.study}: expected best validation accuracy after k random-search trials", title_justify="left")
+    table.add_column("k", justify="right")
+    for arm in result.arms:
+        table.add_column(f"{arm.arm} expected best (95% band)", justify="right")
+    table.add_column(f"gap {c.first}−{c.second} (points, band)", justify="right")
+    table.add_column(f"P({c.first} wins)", justify="right")
+    for k in report_budgets(result.K):
+        i = k - 1
+        cells = [f"{pct(a.expected_best[i])} ({100 * a.lower[i]:.1f}–{100 * a.upper[i]:.1f})" for a in result.arms]
+        gap = f"{100 * result.gap.estimate[i]:+.2f} ({100 * result.gap.lower[i]:+.1f} to {100 * result.gap.upper[i]:+.1f})"
+        table.add_row(str(k), *cells, gap, f"{result.win_probability[i]:.2f}")
+    out.print(table)
+    arms = Table(title="Per optimizer", title_justify="left")
+    for header in ("optimizer", "random trials used", "pruned", "diverged", "failed", "references", "other samplers",
+                   "best val acc", "its test acc", "train−test gap", "epochs to 95% of best", "epochs per trial"):
+        arms.add_column(header, justify="left" if header == "optimizer" else "right")
+    for a in result.arms:
+        arms.add_row(a.arm, str(a.n_trials), str(a.n_pruned), str(a.n_diverged), str(a.n_failed),
+                     str(a.n_references), str(a.n_other_sampler), f"{pct(a.best_value)} (#{a.best_trial})",
+                     pct(a.best_test_accuracy), pct(a.train_test_gap),
+                     "–" if a.convergence_epochs is None else f"{a.convergence_epochs:g}", f"{a.mean_epochs:.1f}")
+    out.print(arms)
+    never = f"not within {c.K} trials"
+    lines = [
+        f"Crossover k* (lower 95% bound of the gap above zero from then on): {c.k_star if c.k_star is not None else never}",
+        f"First k where P({c.first} wins) reaches 0.5: {c.k_half if c.k_half is not None else never}",
+    ]
+    if c.reference_name:
+        lines.append(f"First k where {c.first}'s expected best passes the reference {c.reference_name} "
+                     f"({pct(c.reference_value)}): {c.k_vs_reference if c.k_vs_reference is not None else never}")
+    if result.verify is not None and result.verify.difference is not None:
+        v = result.verify
+        ci = "" if v.difference_ci is None else f" (95% CI {100 * v.difference_ci[0]:+.2f} to {100 * v.difference_ci[1]:+.2f})"
+        runs = ", ".join(f"{arm} {100 * v.mean[arm]:.2f}% ± {100 * v.std[arm]:.2f} over {len(x)} seeds"
+                         for arm, x in v.test_accuracies.items() if x)
+        lines.append(f"Fresh seeds (optsearch verify): {runs}; {c.first} − {c.second} test accuracy "
+                     f"{100 * v.difference:+.2f} points{ci}.")
+    for line in [*lines, *result.notes]:
+        out.print(line, highlight=False, soft_wrap=True)
+    out.print(f"\n[bold]{result.verdict}[/]", highlight=False, soft_wrap=True)
+
+
+@cli.command()
+@click.option("--study", "study_name", required=True, help="Study name.")
+@click.option("--seeds", type=click.IntRange(min=2), default=5, show_default=True, help="Fresh-seed runs of each arm's best configuration.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+@click.option("--gpus", default=None, help="Run the retraining on GPUs: 'all' or indices such as 0,2,3.")
+@click.option("--workers-per-gpu", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes packed on each GPU.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Number of CPU worker processes.")
+@click.option("--progress/--no-progress", default=True, help="Show live progress. Defaults to on.")
+def verify(study_name: str, seeds: int, storage: str | None, gpus: str | None, workers_per_gpu: int,
+           workers: int | None, progress: bool) -> None:
+    """Retrain each arm's best configuration with fresh seeds and compare test accuracy.
+
+    Tuning gains can be seed noise. The runs are stored beside the study and
+    `optsearch report` includes them. Example: optsearch verify --study sgd-vs-adam --seeds 5
+    """
+    from optsearch._study import load_study, read_spec
+    from optsearch._verify import prepare_verify_study
+    from optsearch.dashboards import verify_summary
+
+    if gpus is not None and workers is not None:
+        raise click.UsageError("Use either --gpus (GPU workers) or --workers (CPU workers), not both.")
+    url = storage or _default_url()
+    store = _storage(url)
+    study = load_study(store, study_name)
+    spec = read_spec(study)
+    plans = None
+    if gpus is not None or (workers or 1) > 1:
+        from optsearch._launch import detect_gpus, parse_gpus, plan_workers
+
+        chosen = parse_gpus(gpus, detect_gpus()) if gpus is not None else None
+        plans = plan_workers(chosen, workers_per_gpu=workers_per_gpu, workers=workers)
+    vstudy, vspec = prepare_verify_study(store, study, spec, seeds)
+    _check_names(vspec)
+    try:
+        if plans is None:
+            _run_here(store, vspec, url, progress)
+        else:
+            _run_workers(store, vspec, url, plans, progress)
+    finally:
+        summary = verify_summary(vstudy.get_trials(deepcopy=False), spec.arms)
+        if summary is not None:
+            out = _stdout()
+            for arm, runs in summary.test_accuracies.items():
+                if runs:
+                    out.print(f"{arm}: test accuracy {100 * summary.mean[arm]:.2f}% ± {100 * summary.std[arm]:.2f} "
+                              f"over {len(runs)} seeds ({', '.join(f'{100 * r:.1f}' for r in runs)})", highlight=False)
+            if summary.difference is not None:
+                ci = "" if summary.difference_ci is None else (
+                    f" (95% CI {100 * summary.difference_ci[0]:+.2f} to {100 * summary.difference_ci[1]:+.2f})")
+                out.print(f"sgd − adam: {100 * summary.difference:+.2f} points{ci}", highlight=False)
+
+
 def main() -> None:
     """Entry point of the ``optsearch`` executable."""
     cli(obj={})
