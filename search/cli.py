@@ -142,8 +142,6 @@ def start(
     from optsearch._spec import load_spec_file, spec_from_mapping
     from optsearch._study import resolve_spec
 
-    if gpus is not None and workers is not None:
-        raise click.UsageError("Use either --gpus (GPU workers) or --workers (CPU workers), not both.")
     explicit = _explicit_overrides(**flags)
     if config_file is not None:
         if preset is not None:
@@ -155,12 +153,7 @@ def start(
         base = get_preset(preset or (study_name if study_name in PRESETS else "sgd-vs-adam"), study_name)
     spec = spec_from_mapping({**base.to_json_dict(), **explicit}, source="the options")
 
-    plans = None
-    if gpus is not None or (workers or 1) > 1:
-        from optsearch._launch import detect_gpus, parse_gpus, plan_workers
-
-        chosen = parse_gpus(gpus, detect_gpus()) if gpus is not None else None
-        plans = plan_workers(chosen, workers_per_gpu=workers_per_gpu, workers=workers)
+    plans = _plans(gpus, workers_per_gpu, workers)
 
     url = storage or _default_url()
     store = _storage(url)
@@ -170,6 +163,18 @@ def start(
         _run_here(store, spec, url, progress)
     else:
         _run_workers(store, spec, url, plans, progress)
+
+
+def _plans(gpus: str | None, workers_per_gpu: int, workers: int | None) -> list[Any] | None:
+    """Worker processes to launch, or None to run in this process."""
+    if gpus is not None and workers is not None:
+        raise click.UsageError("Use either --gpus (GPU workers) or --workers (CPU workers), not both.")
+    if gpus is None and (workers or 1) == 1:
+        return None
+    from optsearch._launch import detect_gpus, parse_gpus, plan_workers
+
+    chosen = parse_gpus(gpus, detect_gpus()) if gpus is not None else None
+    return plan_workers(chosen, workers_per_gpu=workers_per_gpu, workers=workers)
 
 
 def _default_url() -> str:
@@ -560,18 +565,11 @@ def verify(study_name: str, seeds: int, storage: str | None, gpus: str | None, w
     from optsearch._verify import prepare_verify_study
     from optsearch.dashboards import verify_summary
 
-    if gpus is not None and workers is not None:
-        raise click.UsageError("Use either --gpus (GPU workers) or --workers (CPU workers), not both.")
     url = storage or _default_url()
     store = _storage(url)
     study = load_study(store, study_name)
     spec = read_spec(study)
-    plans = None
-    if gpus is not None or (workers or 1) > 1:
-        from optsearch._launch import detect_gpus, parse_gpus, plan_workers
-
-        chosen = parse_gpus(gpus, detect_gpus()) if gpus is not None else None
-        plans = plan_workers(chosen, workers_per_gpu=workers_per_gpu, workers=workers)
+    plans = _plans(gpus, workers_per_gpu, workers)
     vstudy, vspec = prepare_verify_study(store, study, spec, seeds)
     _check_names(vspec)
     try:
