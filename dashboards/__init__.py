@@ -17,6 +17,7 @@ from optsearch.dashboards._estimators import (
 )
 from optsearch.dashboards._figures import report_figures
 from optsearch.dashboards._output import report_html, report_json, report_to_dict
+from optsearch.dashboards._publish import PUBLISHED_FIGURES, publish_report, report_note
 from optsearch.dashboards._report import (
     ArmReport,
     Crossover,
@@ -29,6 +30,7 @@ from optsearch.dashboards._report import (
 )
 
 __all__ = [
+    "PUBLISHED_FIGURES",
     "ArmReport",
     "Band",
     "BootstrapResult",
@@ -43,10 +45,12 @@ __all__ = [
     "expected_max_dodge",
     "first_budget_where",
     "max_distribution",
+    "publish_report",
     "report_budgets",
     "report_figures",
     "report_html",
     "report_json",
+    "report_note",
     "report_to_dict",
     "verify_summary",
     "win_probability",

@@ -24,7 +24,6 @@ from optsearch._arms import arm_of
 from optsearch.dashboards._bootstrap import Band, bootstrap_expected_max
 from optsearch.dashboards._estimators import (
     expected_at_argmax,
-    expected_max,
     expected_max_dodge,
     first_budget_where,
     win_probability,

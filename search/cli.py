@@ -122,6 +122,7 @@ def _explicit_overrides(**flags: Any) -> dict[str, Any]:
 @click.option("--workers-per-gpu", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes packed on each GPU, each capped to its share of the memory.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Number of CPU worker processes (where there is no GPU). Defaults to 1, in this process.")
 @click.option("--progress/--no-progress", default=True, help="Show live progress. Defaults to on.")
+@click.option("--publish/--no-publish", default=True, help="At the end, write the verdict and its figures into the study for optuna-dashboard. Defaults to on.")
 def start(
     study_name: str,
     preset: str | None,
@@ -131,6 +132,7 @@ def start(
     workers_per_gpu: int,
     workers: int | None,
     progress: bool,
+    publish: bool,
     **flags: Any,
 ) -> None:
     """Create a study, or resume it, and run trials until the target is reached.
@@ -159,10 +161,30 @@ def start(
     store = _storage(url)
     spec, exists = resolve_spec(store, spec, explicit=explicit)
     _check_names(spec)
-    if plans is None:
-        _run_here(store, spec, url, progress)
-    else:
-        _run_workers(store, spec, url, plans, progress)
+    try:
+        if plans is None:
+            _run_here(store, spec, url, progress)
+        else:
+            _run_workers(store, spec, url, plans, progress)
+    finally:
+        if publish:
+            _publish_quietly(store, spec)
+
+
+def _publish_quietly(store: Any, spec: Any) -> None:
+    """Publish the verdict at the end of a run, when the study has enough trials for one."""
+    import optuna
+
+    from optsearch.dashboards import NotEnoughTrialsError, compute_report, publish_report
+
+    study = optuna.load_study(study_name=spec.name, storage=store)
+    try:
+        result = compute_report(spec.name, study.get_trials(deepcopy=False), spec.arms)
+    except NotEnoughTrialsError:
+        return  # too early for a verdict; the next run publishes it
+    publish_report(study, result)
+    _stderr().print(f"Verdict: {result.verdict} (published into the study for optuna-dashboard)",
+                    highlight=False, soft_wrap=True)
 
 
 def _plans(gpus: str | None, workers_per_gpu: int, workers: int | None) -> list[Any] | None:
@@ -466,7 +488,9 @@ def export(study_name: str, fmt: str, output: Path | None, storage: str | None) 
 @click.option("--json", "as_json", is_flag=True, help="Print the report's numbers as JSON instead of tables.")
 @click.option("--resamples", type=click.IntRange(min=1000), default=1000, show_default=True, help="Bootstrap resamples for the 95% bands.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the bootstrap.")
-def report(study_name: str, storage: str | None, html_file: Path | None, as_json: bool, resamples: int, seed: int) -> None:
+@click.option("--publish", is_flag=True, help="Also write the verdict and the main figures into the study, for optuna-dashboard.")
+def report(study_name: str, storage: str | None, html_file: Path | None, as_json: bool, resamples: int, seed: int,
+           publish: bool) -> None:
     """The verdict: after k trials of tuning, which optimizer is expected to be ahead?
 
     Works on a running study too (it reports on the finished trials and says so).
@@ -474,6 +498,7 @@ def report(study_name: str, storage: str | None, html_file: Path | None, as_json
     """
     from optsearch._study import load_study, read_spec
     from optsearch._verify import find_verify_study
+    from optsearch.dashboards import PUBLISHED_FIGURES as PUBLISHED
     from optsearch.dashboards import compute_report, report_html, report_json, verify_summary
 
     store = _storage(storage or _default_url())
@@ -487,6 +512,12 @@ def report(study_name: str, storage: str | None, html_file: Path | None, as_json
         click.echo(report_json(result), nl=False)
     else:
         _print_report(result)
+    if publish:
+        from optsearch.dashboards import publish_report
+
+        publish_report(study, result)
+        _stderr().print(f"Published the verdict and {len(PUBLISHED)} figures into study {study_name!r} "
+                        "(see `optsearch dashboard`).", highlight=False)
     if html_file is not None:
         from optsearch.dashboards import report_figures
 
@@ -589,6 +620,42 @@ def verify(study_name: str, seeds: int, storage: str | None, gpus: str | None, w
                 ci = "" if summary.difference_ci is None else (
                     f" (95% CI {100 * summary.difference_ci[0]:+.2f} to {100 * summary.difference_ci[1]:+.2f})")
                 out.print(f"sgd − adam: {100 * summary.difference:+.2f} points{ci}", highlight=False)
+
+
+@cli.command()
+@click.option("--study", "study_name", default=None, help="Open this study directly.")
+@click.option("--storage", envvar="OPTSEARCH_STORAGE", default=None, help=STORAGE_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Anything but loopback lets others read and change your studies.")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True, help="Port to listen on (0: any free port).")
+def dashboard(study_name: str | None, storage: str | None, host: str, port: int) -> None:
+    """Browse studies in optuna-dashboard, with optsearch's verdict inside.
+
+    Example: optsearch dashboard --study sgd-vs-adam
+    """
+    from optsearch._study import load_study
+    from optsearch.dashboards._serve import is_loopback, make_server
+
+    store = _storage(storage or _default_url())
+    path = "/dashboard/"
+    if study_name is not None:
+        path = f"/dashboard/studies/{load_study(store, study_name)._study_id}"
+    err = _stderr()
+    if not is_loopback(host):
+        err.print(
+            f"[bold yellow]Warning:[/] listening on {host}: optuna-dashboard has no authentication, "
+            f"so anyone who can reach port {port} can read and change your studies.",
+            highlight=False, soft_wrap=True,
+        )
+    server = make_server(store, host, port, path)
+    err.print(f"optuna-dashboard ({server.kind}) at {server.url} — press Ctrl-C to stop.",
+              highlight=False, soft_wrap=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    err.print("Dashboard stopped.", highlight=False)
 
 
 def main() -> None:
