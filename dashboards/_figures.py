@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARM_COLOURS",
+    "best_probability_figure",
     "cost_figure",
     "expected_best_figure",
     "gap_figure",
@@ -113,6 +114,22 @@ def win_probability_figure(report: Report) -> go.Figure:
                    f"{cross.second} trials", "budget k", "probability")
 
 
+def best_probability_figure(report: Report) -> go.Figure | None:
+    """Stacked probability that each arm holds the best configuration after k trials each."""
+    import plotly.graph_objects as go
+
+    if not report.best_probability:
+        return None
+    ks = list(range(1, report.K + 1))
+    fig = go.Figure()
+    for i, (arm, probs) in enumerate(report.best_probability.items()):
+        fig.add_trace(go.Scatter(x=ks, y=list(probs), mode="lines", stackgroup="best", name=arm,
+                                 line={"color": colour(arm, i)}))
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, "Probability of being the best arm after k trials of each",
+                   "budget k (random-search trials per arm)", "probability")
+
+
 def cost_figure(report: Report) -> go.Figure:
     """Expected best against epochs actually spent (pruning included), per arm."""
     import plotly.graph_objects as go
@@ -145,6 +162,14 @@ def learning_curves_figure(report: Report) -> go.Figure:
             pruned = trial.state == TrialState.PRUNED
             ys = [100 * r["val_accuracy"] if r.get("val_accuracy") is not None and math.isfinite(r["val_accuracy"]) else None
                   for r in curve]
+            switch = trial.user_attrs.get("switch_epoch")
+            if switch is not None and 1 <= switch <= len(curve) and ys[switch - 1] is not None:
+                fig.add_trace(go.Scatter(
+                    x=[switch], y=[ys[switch - 1]], mode="markers", showlegend=False,
+                    marker={"symbol": "triangle-down", "size": 9, "color": "black"},
+                    hovertemplate=f"trial {trial.number}: switched to SGD at epoch {switch}, "
+                                  f"lr {trial.user_attrs.get('switch_learning_rate', float('nan')):.3g}<extra></extra>",
+                ), row=1, col=col)
             fig.add_trace(
                 go.Scatter(x=[r["epoch"] for r in curve], y=ys, mode="lines",
                            line={"color": _rgba(c, 0.15 if pruned else 0.6), "width": 1 if pruned else 1.5},
@@ -155,7 +180,8 @@ def learning_curves_figure(report: Report) -> go.Figure:
             )
         fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_yaxes(title_text="validation accuracy (%)", row=1, col=1)
-    fig.update_layout(title="Learning curves per arm (pruned trials drawn faintly)", template="plotly_white")
+    fig.update_layout(title="Learning curves per arm (pruned trials drawn faintly; ▼ switch to SGD)",
+                      template="plotly_white")
     return fig
 
 
@@ -235,6 +261,7 @@ def report_figures(report: Report) -> list[go.Figure]:
         expected_best_figure(report),
         gap_figure(report),
         win_probability_figure(report),
+        *([best] if (best := best_probability_figure(report)) is not None else []),
         cost_figure(report),
         learning_curves_figure(report),
     ]

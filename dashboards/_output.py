@@ -73,6 +73,11 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "reference_value": c.reference_value,
         },
         "verify": None,
+        "pairwise": [
+            {"arm": p.arm, "other": p.other, "k_star": p.k_star, "gap_at_K": p.gap_at_K}
+            for p in report.pairwise
+        ],
+        "best_probability": {arm: list(p) for arm, p in report.best_probability.items()},
     }
     if report.verify is not None:
         v = report.verify
@@ -109,6 +114,28 @@ def _budget_table(report: Report) -> str:
     c = report.crossover
     return (f"<table><tr><th>k</th>{head}<th>gap ({html.escape(c.first)} − {html.escape(c.second)}, points)</th>"
             f"<th>P({html.escape(c.first)} wins)</th></tr>{''.join(rows)}</table>")
+
+
+def _pairwise_table(report: Report) -> str:
+    if not report.pairwise:
+        return ""
+    arms = [a.arm for a in report.arms]
+    by_pair = {(p.arm, p.other): p for p in report.pairwise}
+    head = "".join(f"<th>vs {html.escape(a)}</th>" for a in arms)
+    rows = []
+    for arm in arms:
+        cells = []
+        for other in arms:
+            if arm == other:
+                cells.append("<td>–</td>")
+                continue
+            p = by_pair[(arm, other)]
+            cells.append(f"<td>{p.k_star if p.k_star is not None else 'not within ' + str(report.K)}"
+                         f" <small>({100 * p.gap_at_K:+.1f} at K)</small></td>")
+        rows.append(f"<tr><th>{html.escape(arm)}</th>{''.join(cells)}</tr>")
+    return ("<h2>Crossover budget of each arm against every other</h2><p>The smallest k from which the "
+            "row's arm reliably beats the column's (lower 95% bound of the gap above zero from then on); "
+            f"the gap at K in points.</p><table><tr><th></th>{head}</tr>{''.join(rows)}</table>")
 
 
 def report_html(report: Report, figures: list[Any]) -> str:
@@ -153,7 +180,7 @@ def report_html(report: Report, figures: list[Any]) -> str:
         f"<title>optsearch report: {html.escape(report.study)}</title><style>{style}</style></head><body>"
         f"<h1>Study {html.escape(report.study)}: how much tuning does SGD need before it beats Adam?</h1>"
         f"<p class='verdict' id='verdict'>{html.escape(report.verdict)}</p>"
-        f"<ul>{items}</ul>{_budget_table(report)}"
+        f"<ul>{items}</ul>{_budget_table(report)}{_pairwise_table(report)}"
         + "".join(f"<div class='figure'>{p}</div>" for p in parts)
         + f"<p><small>Bootstrap: {report.n_resamples} resamples within each arm, fixed seed. "
         "Estimators: Tang et al. (ACL 2020), unbiased expected maximum without replacement; "

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optsearch._arms import arm_of
 from optsearch.dashboards._bootstrap import Band, bootstrap_expected_max
+from optsearch.dashboards._multiarm import best_arm_probability
 from optsearch.dashboards._estimators import (
     expected_at_argmax,
     expected_max_dodge,
@@ -34,6 +35,7 @@ __all__ = [
     "ArmReport",
     "Crossover",
     "NotEnoughTrialsError",
+    "PairCrossover",
     "Report",
     "VerifySummary",
     "compute_report",
@@ -111,6 +113,16 @@ class VerifySummary:
 
 
 @dataclass(frozen=True)
+class PairCrossover:
+    """Whether (and from which budget) ``arm`` reliably beats ``other``."""
+
+    arm: str
+    other: str
+    k_star: int | None
+    gap_at_K: float
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything ``optsearch report`` says about a study."""
 
@@ -124,6 +136,8 @@ class Report:
     notes: tuple[str, ...]
     n_resamples: int
     verify: VerifySummary | None = None
+    pairwise: tuple[PairCrossover, ...] = ()
+    best_probability: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     trials_by_arm: Mapping[str, tuple[FrozenTrial, ...]] = field(default_factory=dict, repr=False)
 
     def arm(self, name: str) -> ArmReport:
@@ -221,7 +235,8 @@ def _points(x: float) -> str:
 
 
 def _verdict(c: Crossover, gap: Band, first: str, second: str) -> str:
-    nice = {"sgd": "SGD", "adam": "Adam"}
+    nice = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "sgd-nesterov": "SGD with Nesterov",
+            "adam-to-sgd": "Adam-to-SGD"}
     a, b = nice.get(first, first), nice.get(second, second)
     # A small budget to quote beside the crossover: 5 trials, or K if fewer.
     k_small = min(5, c.K)
@@ -301,8 +316,8 @@ def compute_report(
     trials: Sequence[FrozenTrial],
     arms: Sequence[str],
     *,
-    first: str = "sgd",
-    second: str = "adam",
+    first: str | None = None,
+    second: str | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
     verify: VerifySummary | None = None,
@@ -313,8 +328,10 @@ def compute_report(
         study_name: The study's name, for the text.
         trials: All trials of the study (any state).
         arms: The study's arms.
-        first: The arm whose crossover is sought (SGD). Defaults to "sgd".
-        second: The arm it is compared with (Adam). Defaults to "adam".
+        first: The arm whose crossover is sought. Defaults to "sgd" when the study
+            has it, else the first arm.
+        second: The arm it is compared with. Defaults to "adam" when the study has
+            it, else the first other arm.
         n_resamples: Bootstrap resamples (at least 1,000 for a report).
         seed: Seed of the bootstrap.
         verify: Results of ``optsearch verify``, when they exist.
@@ -322,6 +339,10 @@ def compute_report(
     Raises:
         NotEnoughTrialsError: An arm has fewer than two random-search trials.
     """
+    if first is None:
+        first = "sgd" if "sgd" in arms else arms[0]
+    if second is None:
+        second = "adam" if "adam" in arms and first != "adam" else next(a for a in arms if a != first)
     if first not in arms or second not in arms:
         raise NotEnoughTrialsError(
             f"Study {study_name!r} compares {', '.join(arms)}; the report needs both "
@@ -377,6 +398,23 @@ def compute_report(
         notes.insert(0, f"The study is still running ({running} trials running): this report "
                         "uses the trials finished so far.")
     by_arm = {arm: tuple(t for t in trials if arm_of(t) == arm) for arm in arms}
+    pairwise: list[PairCrossover] = []
+    best_probability: dict[str, tuple[float, ...]] = {}
+    if len(arms) > 2:
+        for arm in arms:
+            for other in arms:
+                if arm == other:
+                    continue
+                pair = boot if (arm, other) == (first, second) else bootstrap_expected_max(
+                    {arm: values[arm], other: values[other]}, K,
+                    n_resamples=n_resamples, seed=seed, first=arm, second=other,
+                )
+                assert pair.gap is not None
+                pairwise.append(PairCrossover(
+                    arm, other, first_budget_where(np.asarray(pair.gap.lower) > 0, for_all_larger=True),
+                    float(pair.gap.estimate[-1]),
+                ))
+        best_probability = best_arm_probability({arm: values[arm] for arm in arms}, K)
     return Report(
         study=study_name,
         arms=arm_reports,
@@ -388,5 +426,7 @@ def compute_report(
         notes=tuple(notes),
         n_resamples=n_resamples,
         verify=verify,
+        pairwise=tuple(pairwise),
+        best_probability=best_probability,
         trials_by_arm=by_arm,
     )

@@ -136,7 +136,13 @@ class Objective:
             "seconds": round(result.seconds, 3),
             "diverged": result.diverged,
             "end_reason": result.end_reason,
+            # Adam-to-SGD: where it switched, and to which SGD learning rate.
+            "switch_epoch": getattr(result, "switch_epoch", None),
+            "switch_step": getattr(result, "switch_step", None),
+            "switch_learning_rate": getattr(result, "switch_learning_rate", None),
         }.items():
+            if key.startswith("switch_") and value is None:
+                continue
             trial.set_user_attr(key, value)
         if result.stopped_early and not result.diverged:
             raise optuna.TrialPruned(result.end_reason)

@@ -348,7 +348,7 @@ def run_study(
                             current_trial=None, current_epoch=None,
                         )
                     continue
-                reason = last.user_attrs.get("fail_reason") or "unknown error"
+                reason = str(last.user_attrs.get("fail_reason") or "unknown error").rstrip(".")
                 _retry(study, last.number)
                 failures_in_a_row += 1
                 if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:

@@ -98,6 +98,60 @@ def _float(trial: optuna.Trial, name: str, rng: FloatRange) -> float:
     return trial.suggest_float(name, rng.low, rng.high, log=rng.log)
 
 
+# Each arm: which trainer optimizer it uses, and how it suggests its own parameters.
+# ``wanted(name)`` is False for parameters a reference trial does not fix.
+def _sgd(trial: optuna.Trial, space: Any, wanted: Any) -> tuple[str, float, dict[str, Any]]:
+    options: dict[str, Any] = {}
+    learning_rate = _float(trial, "learning_rate", space.learning_rate)
+    if wanted("momentum"):
+        options["momentum"] = _float(trial, "momentum", space.momentum)
+    if wanted("nesterov"):
+        options["nesterov"] = trial.suggest_categorical("nesterov", list(space.nesterov))
+    return "sgd", learning_rate, options
+
+
+def _sgd_nesterov(trial: optuna.Trial, space: Any, wanted: Any) -> tuple[str, float, dict[str, Any]]:
+    learning_rate = _float(trial, "learning_rate", space.learning_rate)
+    return "sgd", learning_rate, {"momentum": _float(trial, "momentum", space.momentum), "nesterov": True}
+
+
+def _adam(trial: optuna.Trial, space: Any, wanted: Any) -> tuple[str, float, dict[str, Any]]:
+    options: dict[str, Any] = {}
+    learning_rate = _float(trial, "learning_rate", space.learning_rate)
+    if wanted("beta_1"):
+        options["beta_1"] = _float(trial, "beta_1", space.beta_1)
+    if wanted("epsilon"):
+        options["epsilon"] = _float(trial, "epsilon", space.epsilon)
+    return "adam", learning_rate, options
+
+
+def _adamw(trial: optuna.Trial, space: Any, wanted: Any) -> tuple[str, float, dict[str, Any]]:
+    _, learning_rate, options = _adam(trial, space, wanted)
+    options["weight_decay"] = _float(trial, "weight_decay", space.weight_decay)
+    return "adamw", learning_rate, options
+
+
+def _adam_to_sgd(trial: optuna.Trial, space: Any, wanted: Any) -> tuple[str, float, dict[str, Any]]:
+    learning_rate = _float(trial, "learning_rate", space.learning_rate)
+    options: dict[str, Any] = {"switch_rule": space.switch_rule,
+                               "sgd_momentum": _float(trial, "sgd_momentum", space.sgd_momentum)}
+    if space.switch_rule == "fraction":
+        options["switch_fraction"] = _float(trial, "switch_fraction", space.switch_fraction)
+        options["sgd_learning_rate"] = _float(trial, "sgd_learning_rate", space.sgd_learning_rate)
+    else:
+        options["swats_epsilon"] = space.swats_epsilon
+    return "adam-to-sgd", learning_rate, options
+
+
+ARM_SUGGESTERS: Mapping[str, Any] = MappingProxyType({
+    "sgd": _sgd,
+    "sgd-nesterov": _sgd_nesterov,
+    "adam": _adam,
+    "adamw": _adamw,
+    "adam-to-sgd": _adam_to_sgd,
+})
+
+
 def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
     """Ask ``trial`` for its parameters and return them as the trainer's record.
 
@@ -115,20 +169,9 @@ def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
 
     space = spec.space
     arm = trial.suggest_categorical("optimizer", list(spec.arms))
-    options: dict[str, float | bool] = {}
-    if arm == "sgd":
-        learning_rate = _float(trial, "learning_rate", space.sgd.learning_rate)
-        if wanted("momentum"):
-            options["momentum"] = _float(trial, "momentum", space.sgd.momentum)
-        if wanted("nesterov"):
-            options["nesterov"] = trial.suggest_categorical("nesterov", list(space.sgd.nesterov))
-    else:
-        learning_rate = _float(trial, "learning_rate", space.adam.learning_rate)
-        if wanted("beta_1"):
-            options["beta_1"] = _float(trial, "beta_1", space.adam.beta_1)
-        if wanted("epsilon"):
-            options["epsilon"] = _float(trial, "epsilon", space.adam.epsilon)
-    if space.weight_decay is not None and wanted("weight_decay"):
+    optimizer, learning_rate, options = ARM_SUGGESTERS[arm](trial, spec.arm_space(arm), wanted)
+    # AdamW searches its own (decoupled) weight decay.
+    if space.weight_decay is not None and arm != "adamw" and wanted("weight_decay"):
         options["weight_decay"] = _float(trial, "weight_decay", space.weight_decay)
 
     schedule = trial.suggest_categorical("schedule", list(space.schedule.choices))
@@ -137,7 +180,7 @@ def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
         for param, option in _SCHEDULE_PARAMS[schedule].items()
     }
     return TrialParams(
-        optimizer=arm,
+        optimizer=optimizer,
         learning_rate=learning_rate,
         optimizer_options=options,
         schedule=schedule,

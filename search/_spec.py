@@ -26,8 +26,9 @@ __all__ = [
     "spec_differences",
 ]
 
-# The optimizers a spec can compare, in the order arms are assigned.
-ARMS = ("sgd", "adam")
+# The arms a spec can compare (the registry with their search spaces is ``_arm_spaces``).
+ARMS = ("sgd", "sgd-nesterov", "adam", "adamw", "adam-to-sgd")
+SWITCH_RULES = ("fraction", "swats")
 SAMPLERS = ("random", "tpe", "qmc")
 PRUNERS = ("none", "median", "percentile", "successive-halving", "hyperband")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "cosine")
@@ -109,6 +110,63 @@ class AdamSpace(_Frozen):
         return value
 
 
+class SGDNesterovSpace(_Frozen):
+    """SGD with Nesterov momentum always on: learning rate and momentum."""
+
+    learning_rate: FloatRange = _range(1e-3, 1.0, log=True)
+    momentum: FloatRange = _range(0.0, 0.99)
+
+    _momentum_below_one = field_validator("momentum")(SGDSpace._momentum_below_one.__func__)  # type: ignore[attr-defined]
+
+
+class AdamWSpace(_Frozen):
+    """AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
+
+    The weight decay is searched log-uniformly down to values near zero, so "no decay"
+    stays within reach of the search.
+    """
+
+    learning_rate: FloatRange = _range(1e-5, 1e-1, log=True)
+    beta_1: FloatRange = _range(0.5, 0.99)
+    epsilon: FloatRange = _range(1e-8, 1.0, log=True)
+    weight_decay: FloatRange = _range(1e-6, 1e-1, log=True)
+
+    _beta_below_one = field_validator("beta_1")(AdamSpace._beta_below_one.__func__)  # type: ignore[attr-defined]
+
+
+class AdamToSGDSpace(_Frozen):
+    """Adam first, then SGD with momentum (Keskar & Socher, 2017).
+
+    ``switch_rule = "fraction"`` switches at a searched fraction of the epochs to a
+    searched SGD learning rate; ``"swats"`` switches when the bias-corrected average of
+    the projected SGD step size settles (|Λ_k − γ_k| < ``swats_epsilon``) and then uses
+    Λ_k as SGD's learning rate.
+    """
+
+    learning_rate: FloatRange = _range(1e-5, 1e-1, log=True)
+    switch_rule: str = "fraction"
+    switch_fraction: FloatRange = _range(0.2, 0.8)
+    sgd_learning_rate: FloatRange = _range(1e-3, 1.0, log=True)
+    sgd_momentum: FloatRange = _range(0.0, 0.99)
+    swats_epsilon: float = Field(default=1e-9, gt=0)
+
+    @field_validator("switch_rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in SWITCH_RULES:
+            raise ValueError(f"unknown switch_rule {value!r}; valid rules: {', '.join(SWITCH_RULES)}")
+        return value
+
+    @field_validator("switch_fraction")
+    @classmethod
+    def _inside_training(cls, value: FloatRange) -> FloatRange:
+        if value.low <= 0 or value.high >= 1:
+            raise ValueError(
+                f"switch_fraction must lie in (0, 1). Received: low={value.low}, high={value.high}"
+            )
+        return value
+
+
 class ScheduleSpace(_Frozen):
     """The learning-rate decay schedule, shared by both arms.
 
@@ -137,8 +195,13 @@ class ScheduleSpace(_Frozen):
 class SearchSpace(_Frozen):
     """What is searched: one space per arm, the schedule and optional weight decay."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     sgd: SGDSpace = Field(default_factory=SGDSpace)
+    sgd_nesterov: SGDNesterovSpace = Field(default_factory=SGDNesterovSpace, alias="sgd-nesterov")
     adam: AdamSpace = Field(default_factory=AdamSpace)
+    adamw: AdamWSpace = Field(default_factory=AdamWSpace)
+    adam_to_sgd: AdamToSGDSpace = Field(default_factory=AdamToSGDSpace, alias="adam-to-sgd")
     schedule: ScheduleSpace = Field(default_factory=ScheduleSpace)
     weight_decay: FloatRange | None = None
 
@@ -165,7 +228,7 @@ class StudySpec(_Frozen):
     # Added to every trial's training seed; `optsearch verify` sets it so that its
     # retraining runs get seeds no trial of the study used.
     seed_offset: int = Field(default=0, ge=0)
-    arms: tuple[str, ...] = ARMS
+    arms: tuple[str, ...] = ("sgd", "adam")
     references: bool = True
     sampler: str = "random"
     pruner: str = "median"
@@ -206,7 +269,11 @@ class StudySpec(_Frozen):
         return value
 
     def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", by_alias=True)
+
+    def arm_space(self, arm: str) -> BaseModel:
+        """The search space of one arm."""
+        return getattr(self.space, arm.replace("-", "_"))
 
     def search_fields(self) -> dict[str, Any]:
         """The fields that fix what trials mean; they may not change once a study exists.
@@ -217,7 +284,10 @@ class StudySpec(_Frozen):
         """
         changeable = {"n_trials", "timeout", "sampler", "pruner", "pruner_warmup_epochs",
                       "description", "name"}
-        return {k: v for k, v in self.to_json_dict().items() if k not in changeable}
+        fields = {k: v for k, v in self.to_json_dict().items() if k not in changeable}
+        # The spaces of arms the study does not compare change nothing.
+        fields["space"] = {k: v for k, v in fields["space"].items() if k in self.arms or k in ("schedule", "weight_decay")}
+        return fields
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

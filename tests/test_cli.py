@@ -20,7 +20,7 @@ def db(tmp_path) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--preset", "nope"], "Unknown preset 'nope'. Valid presets: sgd-vs-adam."),
+        (["--preset", "nope"], "Unknown preset 'nope'. Valid presets: optimizer-zoo, sgd-vs-adam."),
         (["--sampler", "grid"], "unknown sampler 'grid'; valid samplers: random, tpe, qmc"),
         (["--pruner", "magic"], "valid pruners: none, median, percentile, successive-halving, hyperband"),
         (["--model", "vgg"], "Unknown model 'vgg'. Valid models: "),

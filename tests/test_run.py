@@ -186,3 +186,27 @@ def test_timeout_stops_starting_new_trials(tmp_path, study_name) -> None:
     assert 1 <= count_trials(study).finished < 12
     # The timeout bounds this run only: it is not saved into the study.
     assert read_spec(study).timeout is None
+
+
+def test_every_arm_of_the_zoo_suggests_its_own_parameters(tmp_path, study_name) -> None:
+    from optsearch._presets import get_preset
+
+    spec = get_preset("optimizer-zoo", study_name)
+    spec = spec.model_copy(update={"epochs": 2, "n_trials": 23, "pruner": "none"})
+    study, _ = _run(f"sqlite:///{tmp_path / 'zoo.db'}", spec)
+    own = {
+        "sgd": {"learning_rate", "momentum", "nesterov"},
+        "sgd-nesterov": {"learning_rate", "momentum"},
+        "adam": {"learning_rate", "beta_1", "epsilon"},
+        "adamw": {"learning_rate", "beta_1", "epsilon", "weight_decay"},
+        "adam-to-sgd": {"learning_rate", "sgd_momentum", "switch_fraction", "sgd_learning_rate"},
+    }
+    schedule_params = {"step_drop", "step_every_fraction", "exponential_rate",
+                       "exponential_hold_fraction", "cosine_final_fraction"}
+    arms = [t.params["optimizer"] for t in study.get_trials()]
+    assert {arms.count(arm) for arm in own} <= {4, 5}  # balanced over five arms, references included
+    for trial in study.get_trials():
+        if trial.user_attrs.get("reference"):
+            continue
+        names = set(trial.params) - {"optimizer", "schedule"} - schedule_params
+        assert names == own[trial.params["optimizer"]], trial.params
