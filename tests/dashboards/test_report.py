@@ -22,7 +22,7 @@ from optsearch.dashboards import (
     report_budgets,
 )
 
-ARM = CategoricalDistribution(["sgd", "adam"])
+ARM = CategoricalDistribution(["sgd", "adam", "adamw"])
 LR = FloatDistribution(1e-5, 1.0, log=True)
 
 
@@ -178,3 +178,24 @@ def test_report_cli_on_missing_too_small_and_running_studies(tmp_path) -> None:
     page = tmp_path / "r.html"
     assert runner.invoke(cli, ["report", "--study", "small", "--storage", url, "--html", str(page)], obj={}).exit_code == 0
     assert page.stat().st_size > 1_000_000  # Plotly's JavaScript travels inside the page
+
+
+def test_more_than_two_arms_get_pairwise_crossovers_and_best_probabilities() -> None:
+    rng = np.random.default_rng(5)
+    values = {"sgd": 0.80 + 0.05 * rng.random(20), "adam": 0.60 + 0.05 * rng.random(20),
+              "adamw": 0.70 + 0.05 * rng.random(20)}
+    trials = [_trial(arm, float(v)) for arm, vs in values.items() for v in vs]
+    for number, trial in enumerate(trials):
+        trial.number = number
+    report = compute_report("zoo", trials, ("sgd", "adam", "adamw"), n_resamples=1000)
+    pairs = {(p.arm, p.other): p.k_star for p in report.pairwise}
+    assert len(pairs) == 6
+    assert pairs[("sgd", "adam")] == 1 and pairs[("sgd", "adamw")] == 1 and pairs[("adamw", "adam")] == 1
+    assert pairs[("adam", "sgd")] is None and pairs[("adam", "adamw")] is None
+    totals = np.sum([report.best_probability[arm] for arm in values], axis=0)
+    assert np.allclose(totals, 1.0)
+    assert report.best_probability["sgd"][0] == pytest.approx(1.0)
+    data = json.loads(report_json(report))
+    assert len(data["pairwise"]) == 6 and set(data["best_probability"]) == set(values)
+    page = report_html(report, report_figures(report))
+    assert "Probability of being the best arm" in page and "Crossover budget of each arm" in page
