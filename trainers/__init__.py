@@ -18,6 +18,7 @@ from optsearch.trainers._models import MODELS, get_model
 from optsearch.trainers._optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, get_optimizer
 from optsearch.trainers._params import TrialParams
 from optsearch.trainers._schedules import SCHEDULE_OPTIONS, SCHEDULES, make_schedule
+from optsearch.trainers._switching import SWITCH_RULES, switch_epoch_for
 from optsearch.trainers._train import EpochRecord, EpochReporter, TrialResult, train_trial
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "OPTIMIZER_OPTIONS",
     "SCHEDULES",
     "SCHEDULE_OPTIONS",
+    "SWITCH_RULES",
     "TrialParams",
     "TrialResult",
     "check_dataset_name",
@@ -38,5 +40,6 @@ __all__ = [
     "import_keras",
     "load_dataset",
     "make_schedule",
+    "switch_epoch_for",
     "train_trial",
 ]

@@ -23,11 +23,15 @@ class TrialParams:
     """Everything that decides how one trial trains.
 
     Attributes:
-        optimizer: Optimizer name: "sgd" or "adam".
-        learning_rate: Base learning rate (> 0).
+        optimizer: Optimizer name, one of ``OPTIMIZERS``: "sgd", "adam", "adamw",
+            "adam-to-sgd".
+        learning_rate: Base learning rate (> 0); for "adam-to-sgd", Adam's.
         optimizer_options: sgd: ``momentum`` in [0, 1), ``nesterov`` (bool);
-            adam: ``beta_1`` in [0, 1), ``epsilon`` > 0; either: ``weight_decay`` > 0.
-            All optional; Keras' defaults apply to the ones left out.
+            adam: ``beta_1`` in [0, 1), ``epsilon`` > 0; adamw: those and
+            ``weight_decay`` >= 0 (required); adam-to-sgd: ``switch_rule`` ("fraction"
+            or "swats"), ``switch_fraction`` and ``sgd_learning_rate`` (fraction),
+            ``swats_epsilon`` (swats), ``sgd_momentum``; any: ``weight_decay`` > 0.
+            See ``OPTIMIZER_OPTIONS``; Keras' defaults apply to the ones left out.
         schedule: Learning-rate schedule: "constant", "step", "exponential", "cosine".
         schedule_options: The schedule's options (see ``SCHEDULE_OPTIONS``).
         epochs: Most epochs to train (>= 1).
@@ -45,7 +49,7 @@ class TrialParams:
 
     optimizer: str
     learning_rate: float
-    optimizer_options: Mapping[str, float | bool] = field(default_factory=_empty)
+    optimizer_options: Mapping[str, float | bool | str] = field(default_factory=_empty)
     schedule: str = "constant"
     schedule_options: Mapping[str, float] = field(default_factory=_empty)
     epochs: int = 10

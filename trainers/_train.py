@@ -17,6 +17,7 @@ from optsearch.trainers._models import get_model
 from optsearch.trainers._optimizers import get_optimizer
 from optsearch.trainers._params import TrialParams
 from optsearch.trainers._schedules import Schedule, make_schedule
+from optsearch.trainers._switching import make_switch_monitor, switch_epoch_for
 
 __all__ = ["EpochRecord", "EpochReporter", "TrialResult", "train_trial"]
 
@@ -73,6 +74,13 @@ class TrialResult:
         diverged: The training loss became NaN or infinite; training stopped there.
         end_reason: Why training ended, in words, e.g. "completed all 8 epochs".
         seconds: Wall time of the whole trial, building and testing included.
+        switch_epoch: adam-to-sgd only: the first epoch (1-based) trained with SGD
+            (for SWATS, the epoch holding the first SGD step); None when the run
+            never switched or the optimizer is another.
+        switch_step: adam-to-sgd only: the first optimizer step (1-based, counted
+            over the whole run) taken with SGD; None likewise.
+        switch_learning_rate: adam-to-sgd only: SGD's learning rate at the switch
+            (for SWATS, ``(1 - sgd_momentum) * Λ_k``); None likewise.
     """
 
     best_val_accuracy: float
@@ -84,6 +92,9 @@ class TrialResult:
     diverged: bool
     end_reason: str
     seconds: float
+    switch_epoch: int | None = None
+    switch_step: int | None = None
+    switch_learning_rate: float | None = None
 
 
 class EpochReporter(Protocol):
@@ -169,6 +180,11 @@ def _epoch_callback_class() -> type:
                 self.model.stop_training = True
 
         def _learning_rate(self, logs: Mapping[str, Any]) -> float:
+            # adam-to-sgd's `learning_rate` is Adam's; after its switch the rate in
+            # effect is SGD's (for a mid-epoch SWATS switch: SGD's, at the epoch's end).
+            current = getattr(self.model.optimizer, "current_learning_rate", None)
+            if current is not None:
+                return float(current)
             # LearningRateScheduler sets the rate at the start of the epoch and puts
             # it in the logs at its end; reading the optimizer covers the case where
             # it runs after us.
@@ -239,22 +255,34 @@ def train_trial(
     keras.utils.set_random_seed(params.seed)
 
     network = build_model(dataset.input_shape, dataset.num_classes)
+    optimizer = build_optimizer(params.learning_rate, params.optimizer_options)
     network.compile(
-        optimizer=build_optimizer(params.learning_rate, params.optimizer_options),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     callback = _epoch_callback_class()(reporter)
+    # The scheduler must come first: it sets the epoch's rate before we time it,
+    # and before the switch monitor reads it.
+    callbacks = [keras.callbacks.LearningRateScheduler(schedule, verbose=0), callback]
+    switch_monitor = None
+    if params.optimizer == "adam-to-sgd":
+        switch_epoch = None
+        if optimizer.switch_rule == "fraction":
+            switch_epoch = switch_epoch_for(float(params.optimizer_options["switch_fraction"]), params.epochs)
+        switch_monitor = make_switch_monitor(switch_epoch)
+        callbacks.insert(1, switch_monitor)
     network.fit(
         dataset.x_train,
         dataset.y_train,
         validation_data=(dataset.x_val, dataset.y_val),
         epochs=params.epochs,
         batch_size=params.batch_size,
-        # The scheduler must come first: it sets the epoch's rate before we time it.
-        callbacks=[keras.callbacks.LearningRateScheduler(schedule, verbose=0), callback],
+        callbacks=callbacks,
         verbose=0,
     )
+
+    switch = switch_monitor.switch_point() if switch_monitor is not None else None
 
     test_accuracy: float | None = None
     train_accuracy_at_best: float | None = None
@@ -279,4 +307,7 @@ def train_trial(
         diverged=callback.diverged,
         end_reason=_end_reason(callback, params.epochs),
         seconds=time.perf_counter() - started,
+        switch_epoch=switch.epoch if switch else None,
+        switch_step=switch.step if switch else None,
+        switch_learning_rate=switch.learning_rate if switch else None,
     )

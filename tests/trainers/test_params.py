@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from optsearch.errors import SpecError, UnknownNameError
-from optsearch.trainers import MODELS, OPTIMIZERS, TrialParams, get_model, get_optimizer
+from optsearch.trainers import MODELS, OPTIMIZER_OPTIONS, OPTIMIZERS, TrialParams, get_model, get_optimizer
 
 
 def test_defaults_and_immutability() -> None:
@@ -52,11 +52,33 @@ def test_unknown_optimizer_option_names_valid_ones() -> None:
 
 
 def test_unknown_optimizer_lists_valid_names() -> None:
-    with pytest.raises(UnknownNameError, match="Unknown optimizer 'rmsprop'. Valid optimizers: sgd, adam."):
+    with pytest.raises(
+        UnknownNameError, match="Unknown optimizer 'rmsprop'. Valid optimizers: sgd, adam, adamw, adam-to-sgd\\."
+    ):
         TrialParams("rmsprop", 1e-3)
     with pytest.raises(UnknownNameError, match="sgd, adam"):
         get_optimizer("lion")
-    assert set(OPTIMIZERS) == {"sgd", "adam"}
+    assert set(OPTIMIZERS) == {"sgd", "adam", "adamw", "adam-to-sgd"}
+    assert set(OPTIMIZER_OPTIONS) == set(OPTIMIZERS)
+
+
+def test_adamw_options() -> None:
+    assert TrialParams("adamw", 1e-3, {"weight_decay": 0.0}).optimizer_options["weight_decay"] == 0.0
+    with pytest.raises(SpecError) as caught:
+        TrialParams("adamw", 1e-3, {"beta_1": 0.9})
+    assert str(caught.value) == (
+        "Missing option 'weight_decay' for the 'adamw' optimizer. Received: {'beta_1': 0.9}. "
+        "Valid options: weight_decay, beta_1, epsilon."
+    )
+    with pytest.raises(SpecError, match=r"must be >= 0\. Received: weight_decay=-0\.1"):
+        TrialParams("adamw", 1e-3, {"weight_decay": -0.1})
+    with pytest.raises(SpecError, match="Unknown option 'momentum' for the 'adamw' optimizer"):
+        TrialParams("adamw", 1e-3, {"weight_decay": 0.01, "momentum": 0.9})
+    with pytest.raises(SpecError, match="must be a number. Received: epsilon='tiny'"):
+        TrialParams("adamw", 1e-3, {"weight_decay": 0.01, "epsilon": "tiny"})  # type: ignore[dict-item]
+    optimizer = get_optimizer("adamw")(2e-3, {"weight_decay": 0.05, "beta_1": 0.8})
+    assert type(optimizer).__name__ == "AdamW"
+    assert (optimizer.weight_decay, optimizer.beta_1) == pytest.approx((0.05, 0.8))
 
 
 def test_unknown_schedule_in_params() -> None:
