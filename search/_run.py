@@ -336,7 +336,7 @@ def run_study(
                     study.tell(trial, values, state=state)
                     told = True
                     heartbeat.trial_id = None
-                last = study.get_trials(deepcopy=False)[trial.number]
+                last = study._storage.get_trial(trial._trial_id)
                 if on_trial_end is not None:
                     on_trial_end(study, last)
                 if last.state != TrialState.FAIL:

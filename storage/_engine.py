@@ -104,7 +104,26 @@ def retry_callback() -> optuna.storages.RetryHeartbeatStaleTrialCallback:
     return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
 
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # With write-ahead logging, NORMAL syncs at checkpoints rather than at every commit:
+    # the file can never be corrupted, and a power cut loses at most the last commits
+    # (a trial that is then re-run). It makes per-epoch bookkeeping several times cheaper.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _create(url: str, parsed: Any, heartbeat: bool) -> optuna.storages.RDBStorage:
+    storage = _create_tables(url, parsed, heartbeat)
+    if parsed.get_backend_name() == "sqlite":
+        from sqlalchemy import event
+
+        event.listen(storage.engine, "connect", _sqlite_pragmas)
+        storage.engine.dispose()  # connections made before the listener reconnect with it
+    return storage
+
+
+def _create_tables(url: str, parsed: Any, heartbeat: bool) -> optuna.storages.RDBStorage:
     import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -121,7 +140,6 @@ def _create(url: str, parsed: Any, heartbeat: bool) -> optuna.storages.RDBStorag
             )
         except (IntegrityError, ProgrammingError, OperationalError) as exc:
             if attempt == 4 or "exist" not in str(exc).lower() and not isinstance(exc, IntegrityError):
-                raise
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")

@@ -30,6 +30,10 @@ def test_sqlite_file_uses_write_ahead_logging(tmp_path) -> None:
     open_storage(f"sqlite:///{path}")
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    import sqlalchemy as sa
+
+    with open_storage(f"sqlite:///{path}").engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
 def test_heartbeats_are_on_by_default(tmp_path) -> None:
