@@ -22,7 +22,7 @@ _EPOCH_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learn
 _TRIAL_FIELDS = (
     "trial", "state", "optimizer", "reference", "sampler", "pruner", "seed", "value",
     "best_epoch", "test_accuracy", "train_accuracy_at_best", "epochs_trained", "diverged",
-    "end_reason", "fail_reason", "retry_of", "started", "finished",
+    "end_reason", "fail_reason", "switch_epoch", "switch_learning_rate", "retry_of", "started", "finished",
 )
 
 
@@ -57,6 +57,8 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
             "diverged": attrs.get("diverged"),
             "end_reason": attrs.get("end_reason"),
             "fail_reason": attrs.get("fail_reason"),
+            "switch_epoch": attrs.get("switch_epoch"),
+            "switch_learning_rate": attrs.get("switch_learning_rate"),
             "retry_of": trial.system_attrs.get("failed_trial"),
             "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
             "finished": trial.datetime_complete.isoformat() if trial.datetime_complete else None,

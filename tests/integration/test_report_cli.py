@@ -34,3 +34,23 @@ def test_report_and_verify_on_a_tiny_study(tmp_path) -> None:
     verify_export = json.loads(optsearch("export", "--study", names[0], "--format", "json", cwd=tmp_path).stdout)
     study_seeds = {t["seed"] for t in exported["trials"]}
     assert not study_seeds & {t["seed"] for t in verify_export["trials"]}
+
+
+def test_five_arm_zoo_runs_end_to_end(tmp_path) -> None:
+    started = optsearch("start", "--study", "zoo", "--preset", "optimizer-zoo", "--n-trials", "20",
+                        "--epochs", "2", "--pruner", "none", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    exported = json.loads(optsearch("export", "--study", "zoo", "--format", "json", cwd=tmp_path).stdout)
+    arms = [t["optimizer"] for t in exported["trials"]]
+    assert {arms.count(a) for a in ("sgd", "sgd-nesterov", "adam", "adamw", "adam-to-sgd")} == {4}
+    switched = [t for t in exported["trials"] if t["optimizer"] == "adam-to-sgd"]
+    assert switched
+    for trial in switched:  # the fraction rule switches at epoch 2 of a 2-epoch run
+        assert trial["switch_epoch"] == 2
+        assert trial["curve"][1]["learning_rate"] == pytest.approx(trial["switch_learning_rate"], rel=1e-4)
+    data = json.loads(optsearch("report", "--study", "zoo", "--json", cwd=tmp_path).stdout)
+    assert set(data["arms"]) == {"sgd", "sgd-nesterov", "adam", "adamw", "adam-to-sgd"}
+    assert len(data["pairwise"]) == 20
+    assert len(data["best_probability"]) == 5
+    text = optsearch("report", "--study", "zoo", cwd=tmp_path)
+    assert text.returncode == 0 and "Probability of being the best arm" in text.stdout
