@@ -188,4 +188,6 @@ def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         seed=trial_seed(spec, trial.number),
+        steps_per_execution=spec.steps_per_execution,
+        jit_compile=spec.jit_compile,
     )

@@ -221,6 +221,10 @@ class StudySpec(_Frozen):
     model: str = "small_cnn"
     epochs: int = Field(default=10, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1)
+    # Speed only, never results: steps per call into TensorFlow (None: the model's
+    # measured best) and XLA compilation (None: Keras' "auto").
+    steps_per_execution: int | None = Field(default=None, ge=1)
+    jit_compile: bool | None = None
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
     n_trials: int = Field(default=64, ge=1)
     timeout: float | None = Field(default=None, gt=0)
@@ -283,7 +287,7 @@ class StudySpec(_Frozen):
         and pruner it ran under.
         """
         changeable = {"n_trials", "timeout", "sampler", "pruner", "pruner_warmup_epochs",
-                      "description", "name"}
+                      "description", "name", "steps_per_execution", "jit_compile"}
         fields = {k: v for k, v in self.to_json_dict().items() if k not in changeable}
         # The spaces of arms the study does not compare change nothing.
         fields["space"] = {k: v for k, v in fields["space"].items() if k in self.arms or k in ("schedule", "weight_decay")}

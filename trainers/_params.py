@@ -37,6 +37,11 @@ class TrialParams:
         epochs: Most epochs to train (>= 1).
         batch_size: Examples per gradient step (>= 1).
         seed: Seed for weights, shuffling and dropout.
+        steps_per_execution: Training steps run per call into TensorFlow; it changes
+            speed, never results. Defaults to None: the model's measured best
+            (``STEPS_PER_EXECUTION``).
+        jit_compile: Compile the training step with XLA. Defaults to None: Keras'
+            "auto" (off for these models on a CPU; measured not to pay off there).
 
     Raises:
         SpecError: On construction, when a value breaks its rule.
@@ -55,6 +60,8 @@ class TrialParams:
     epochs: int = 10
     batch_size: int = 64
     seed: int = 0
+    steps_per_execution: int | None = None
+    jit_compile: bool | None = None
 
     def __post_init__(self) -> None:
         # Copies, so the caller's dicts can change later without changing the record.
@@ -65,8 +72,10 @@ class TrialParams:
             raise errors.SpecError(
                 f"Argument `learning_rate` must be > 0. Received: learning_rate={lr!r}"
             )
-        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("steps_per_execution", 1)):
             value = getattr(self, name)
+            if name == "steps_per_execution" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise errors.SpecError(
                     f"Argument `{name}` must be an integer >= {low}. Received: {name}={value!r}"
@@ -86,5 +95,7 @@ class TrialParams:
                 self.epochs,
                 self.batch_size,
                 self.seed,
+                self.steps_per_execution,
+                self.jit_compile,
             )
         )
