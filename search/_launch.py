@@ -183,7 +183,7 @@ class Launcher:
         for plan in self.plans:
             env = {**os.environ, **plan.env, "OPTSEARCH_STORAGE": self.storage_url,
                    "PYTHONUNBUFFERED": "1"}
-            command = [sys.executable, "-m", "optsearch.cli", "worker", "--study", self.study_name,
+            command = [sys.executable, "-m", "optsearch", "worker", "--study", self.study_name,
                        "--device-label", plan.device, "--no-progress"]
             popen = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

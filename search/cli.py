@@ -117,4 +117,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as a script, this file is `__main__`, a second copy of the module: the
+    # commands registered themselves on the importable `optsearch.cli`, so call that.
+    from optsearch.cli import main as _main
+
+    _main()

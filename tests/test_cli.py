@@ -73,3 +73,14 @@ def test_empty_storage_says_how_to_start(db: str) -> None:
     result = _invoke("studies", "--storage", db)
     assert result.exit_code == 0
     assert "optsearch start --study sgd-vs-adam" in result.output
+
+
+def test_python_dash_m_runs_the_same_commands() -> None:
+    import subprocess
+    import sys
+
+    for module in ("optsearch", "optsearch.cli"):
+        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        for command in ("start", "worker", "workers", "report", "verify", "dashboard"):
+            assert command in result.stdout, (module, command)

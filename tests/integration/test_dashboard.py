@@ -181,3 +181,17 @@ def test_unreachable_database_is_one_line() -> None:
     assert result.returncode == 1 and "Cannot reach the database" in result.stderr and "pw" not in result.stderr
 
 
+
+
+def test_ctrl_c_stops_the_dashboard_cleanly(published) -> None:
+    url, _, _ = published
+    server, address = _serve("--storage", url, "--port", "0")
+    import signal
+    import urllib.request
+
+    with urllib.request.urlopen(address, timeout=30) as response:  # it serves before we stop it
+        assert response.status == 200
+    server.send_signal(signal.SIGINT)
+    _, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0
+    assert "Dashboard stopped." in stderr and "Traceback" not in stderr

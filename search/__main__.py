@@ -1,0 +1,7 @@
+"""``python -m optsearch``: the same as the ``optsearch`` executable."""
+
+from __future__ import annotations
+
+from optsearch.cli import main
+
+main()
