@@ -81,10 +81,7 @@ def start(
     spec, exists = resolve_spec(store, spec, explicit=explicit)
     _check_names(spec)
     try:
-        if plans is None:
-            _run_here(store, spec, url, progress)
-        else:
-            _run_workers(store, spec, url, plans, progress)
+        _run(store, spec, url, plans, progress)
     finally:
         if publish:
             _publish_quietly(store, spec)
@@ -169,6 +166,14 @@ def _finish(study: Any, spec: Any, started: float, interrupted: str | None, time
         err.print(f"Stopped early. {tally} Run the same command to continue.", highlight=False, soft_wrap=True)
     else:
         err.print(f"Target reached. {tally}", highlight=False, soft_wrap=True)
+
+
+def _run(store: Any, spec: Any, url: str, plans: list[Any] | None, show_progress: bool) -> None:
+    """Run the study here (no plans) or through launched worker processes."""
+    if plans is None:
+        _run_here(store, spec, url, show_progress)
+    else:
+        _run_workers(store, spec, url, plans, show_progress)
 
 
 def _run_here(store: Any, spec: Any, url: str, show_progress: bool) -> None:
@@ -355,10 +360,7 @@ def verify(study_name: str, seeds: int, storage: str | None, gpus: str | None, w
     vstudy, vspec = prepare_verify_study(store, study, spec, seeds)
     _check_names(vspec)
     try:
-        if plans is None:
-            _run_here(store, vspec, url, progress)
-        else:
-            _run_workers(store, vspec, url, plans, progress)
+        _run(store, vspec, url, plans, progress)
     finally:
         summary = verify_summary(vstudy.get_trials(deepcopy=False), spec.arms)
         if summary is not None:

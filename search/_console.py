@@ -50,6 +50,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def _trial_line(trial: Any, status: str) -> str:
+    """One finished trial as a log line: ``trial 7 sgd pruned 91.2% (why) | study status``."""
+    value = _pct(trial.value) if trial.value is not None else "–"
+    reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("end_reason") or ""
+    arm = trial.params.get("optimizer", "?")
+    return f"trial {trial.number} {arm} {trial.state.name.lower()} {value} ({reason}) | {status}"
+
+
 def format_params(params: Mapping[str, Any]) -> str:
     """Hyperparameters in one short line: ``learning_rate=0.0123 momentum=0.9 ...``."""
     return " ".join(f"{k}={_number(v)}" for k, v in params.items())
@@ -144,14 +152,7 @@ class StudyProgress:
     def trial_ended(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         line = self.refresh()
         if not self._live:
-            arm = trial.params.get("optimizer", "?")
-            value = _pct(trial.value) if trial.value is not None else "–"
-            reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("end_reason") or ""
-            self._console.print(
-                f"trial {trial.number} {arm} {trial.state.name.lower()} {value} ({reason}) | {line}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            self._console.print(_trial_line(trial, line), highlight=False, soft_wrap=True)
 
 
 def summary_table(summaries: Sequence[ArmSummary], title: str = "Per optimizer") -> Table:
@@ -255,13 +256,7 @@ class WorkersProgress:
         for trial in trials:
             if trial.state.is_finished() and trial.number not in self._seen:
                 self._seen.add(trial.number)
-                value = _pct(trial.value) if trial.value is not None else "–"
-                reason = trial.user_attrs.get("fail_reason") or trial.user_attrs.get("end_reason") or ""
-                self._console.print(
-                    f"trial {trial.number} {trial.params.get('optimizer', '?')} "
-                    f"{trial.state.name.lower()} {value} ({reason}) | {status}",
-                    highlight=False, soft_wrap=True,
-                )
+                self._console.print(_trial_line(trial, status), highlight=False, soft_wrap=True)
 
 
 def _ago(moment: Any) -> str:
