@@ -202,7 +202,7 @@ def _end_reason(callback: Any, epochs: int) -> str:
     if callback.stopped_early:
         return f"stopped by the pruner after epoch {last}"
     if last == epochs:
-        return f"completed all {epochs} epochs"
+        return "completed its only epoch" if epochs == 1 else f"completed all {epochs} epochs"
     return f"stopped after epoch {last} of {epochs}"
 
 
