@@ -36,6 +36,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--full", action="store_const", const="full", dest="mode", help="The real sizes.")
     parser.add_argument("--only", nargs="+", choices=sorted(_MODULES), metavar="NAME",
                         help=f"Run only these items ({', '.join(_MODULES)}).")
+    parser.add_argument("--render-only", action="store_true",
+                        help="Run nothing: rewrite the output file from the stored results.")
     parser.add_argument("--output", type=Path, default=_ROOT / "BENCHMARKS.md", help="Markdown file to write.")
     parser.add_argument("--results", type=Path, default=_ROOT / "benchmarks" / "results",
                         help="Folder of the stored per-item results.")
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     gpu = has_gpu()
     mode = Mode(args.mode, gpu=gpu)
-    names = args.only or (GPU_ITEMS if gpu else ITEMS)
+    names = [] if args.render_only else (args.only or (GPU_ITEMS if gpu else ITEMS))
     machine = describe_machine(gpu)
     args.results.mkdir(parents=True, exist_ok=True)
     for name in names:

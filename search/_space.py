@@ -190,4 +190,5 @@ def suggest_trial_params(trial: optuna.Trial, spec: StudySpec) -> TrialParams:
         seed=trial_seed(spec, trial.number),
         steps_per_execution=spec.steps_per_execution,
         jit_compile=spec.jit_compile,
+        input_pipeline=spec.input_pipeline,
     )

@@ -225,6 +225,8 @@ class StudySpec(_Frozen):
     # measured best) and XLA compilation (None: Keras' "auto").
     steps_per_execution: int | None = Field(default=None, ge=1)
     jit_compile: bool | None = None
+    # "tf.data": a cached, prefetched pipeline (faster; another shuffle order).
+    input_pipeline: str = "arrays"
     validation_fraction: float = Field(default=0.2, gt=0, lt=1)
     n_trials: int = Field(default=64, ge=1)
     timeout: float | None = Field(default=None, gt=0)
@@ -247,6 +249,13 @@ class StudySpec(_Frozen):
             raise ValueError(f"unknown arm {unknown[0]!r}; valid arms: {', '.join(ARMS)}")
         if len(value) < 2 or len(set(value)) != len(value):
             raise ValueError(f"a study compares at least two distinct arms. Received: {list(value)}")
+        return value
+
+    @field_validator("input_pipeline")
+    @classmethod
+    def _known_pipeline(cls, value: str) -> str:
+        if value not in ("arrays", "tf.data"):
+            raise ValueError(f"unknown input_pipeline {value!r}; valid: arrays, tf.data")
         return value
 
     @field_validator("sampler")

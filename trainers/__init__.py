@@ -19,13 +19,14 @@ from optsearch.trainers._optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, get_op
 from optsearch.trainers._params import TrialParams
 from optsearch.trainers._schedules import SCHEDULE_OPTIONS, SCHEDULES, make_schedule
 from optsearch.trainers._switching import SWITCH_RULES, switch_epoch_for
-from optsearch.trainers._train import STEPS_PER_EXECUTION, EpochRecord, EpochReporter, TrialResult, train_trial
+from optsearch.trainers._train import INPUT_PIPELINES, STEPS_PER_EXECUTION, EpochRecord, EpochReporter, TrialResult, train_trial
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "EpochRecord",
     "EpochReporter",
+    "INPUT_PIPELINES",
     "MODELS",
     "OPTIMIZERS",
     "OPTIMIZER_OPTIONS",

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from optsearch import errors
 from optsearch.errors import MetricMissingError
 from optsearch.trainers import EpochRecord, TrialParams, load_dataset, train_trial
 from optsearch.trainers._train import _epoch_callback_class
@@ -105,3 +106,12 @@ def test_missing_validation_accuracy_propagates_from_training(
     monkeypatch.setattr(_train, "_MONITOR", "val_top5")
     with pytest.raises(MetricMissingError, match="val_accuracy"):
         train_trial(TrialParams("adam", 1e-3, epochs=2), digits, "small_cnn")
+
+
+@pytest.mark.slow
+def test_tf_data_pipeline_trains_with_the_same_interface() -> None:
+    data = load_dataset("digits")
+    result = train_trial(TrialParams("adam", 1e-3, epochs=2, input_pipeline="tf.data"), data, "small_cnn")
+    assert len(result.curve) == 2 and 0.0 <= result.test_accuracy <= 1.0
+    with pytest.raises(errors.SpecError, match="input_pipeline"):
+        TrialParams("adam", 1e-3, input_pipeline="parquet")
