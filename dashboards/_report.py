@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 MIN_TRIALS_PER_ARM = 2
+# The largest budget the report computes. Budgets beyond a thousand trials per arm are
+# not a tuning question anyone asks, and the bootstrap costs grow with N × K: at 5,000
+# trials per arm, K = N would take most of a minute for no reader's benefit.
+MAX_BUDGET = 1000
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -363,7 +367,7 @@ def compute_report(
             f"curve: {listed}; each arm needs at least {MIN_TRIALS_PER_ARM} (30 or more for "
             "a useful verdict). Run `optsearch start` to add trials."
         )
-    K = min(v.size for v in values.values())
+    K = min(MAX_BUDGET, *(v.size for v in values.values()))
     boot = bootstrap_expected_max(
         values, K, n_resamples=n_resamples, seed=seed, first=first, second=second
     )
@@ -388,11 +392,15 @@ def compute_report(
         reference_value=None if reference is None else float(reference.value),
     )
     running = sum(t.state == TrialState.RUNNING for t in trials)
+    capped = []
+    if min(v.size for v in values.values()) > MAX_BUDGET:
+        capped.append(f"Budgets stop at k = {MAX_BUDGET}, though every arm has more trials.")
     notes = [
         "Only random-search trials enter the curves; reference trials and trials of other "
         "samplers are shown, not pooled, because their draws are not exchangeable.",
         "Pruned trials enter with their best validation accuracy before they were pruned; "
         "failed trials are counted, not used.",
+        *capped,
     ]
     if running:
         notes.insert(0, f"The study is still running ({running} trials running): this report "

@@ -199,3 +199,12 @@ def test_more_than_two_arms_get_pairwise_crossovers_and_best_probabilities() -> 
     assert len(data["pairwise"]) == 6 and set(data["best_probability"]) == set(values)
     page = report_html(report, report_figures(report))
     assert "Probability of being the best arm" in page and "Crossover budget of each arm" in page
+
+
+def test_budgets_stop_at_the_cap_and_say_so(monkeypatch) -> None:
+    import optsearch.dashboards._report as report_module
+
+    monkeypatch.setattr(report_module, "MAX_BUDGET", 3)
+    report = _report([0.5, 0.6, 0.7, 0.8, 0.9], [0.55, 0.65, 0.75, 0.85, 0.95])
+    assert report.K == 3 and len(report.arm("sgd").expected_best) == 3
+    assert any("Budgets stop at k = 3" in note for note in report.notes)
