@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from optsearch.dashboards._report import Report, report_budgets
+from optsearch.dashboards._report import Report, _pct, arm_lines, crossover_lines, report_budgets
 
 __all__ = ["report_html", "report_json", "report_to_dict"]
 
@@ -95,10 +95,6 @@ def report_json(report: Report) -> str:
     return json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
-
-
 def _budget_table(report: Report) -> str:
     arms = report.arms
     head = "".join(f"<th>{html.escape(a.arm)} E[best]</th>" for a in arms)
@@ -147,24 +143,7 @@ def report_html(report: Report, figures: list[Any]) -> str:
         parts.append(pio.to_html(figure, full_html=False, include_plotlyjs=index == 0,
                                  config={"displaylogo": False}))
     c = report.crossover
-    facts = [
-        f"Crossover k* (lower 95% bound of the gap above zero from then on): "
-        f"{c.k_star if c.k_star is not None else f'not within {c.K} trials'}",
-        f"First k where P({c.first} wins) ≥ 0.5: {c.k_half if c.k_half is not None else f'not within {c.K} trials'}",
-    ]
-    if c.reference_name:
-        facts.append(
-            f"First k where {c.first}'s expected best passes the reference {c.reference_name} "
-            f"({_pct(c.reference_value)}): {c.k_vs_reference if c.k_vs_reference is not None else f'not within {c.K} trials'}"
-        )
-    for a in report.arms:
-        facts.append(
-            f"{a.arm}: {a.n_trials} random-search trials used ({a.n_pruned} pruned, {a.n_diverged} diverged), "
-            f"{a.n_failed} failed, {a.n_references} reference, {a.n_other_sampler} from other samplers; "
-            f"best {_pct(a.best_value)} (trial #{a.best_trial}, test {_pct(a.best_test_accuracy)}); "
-            f"train−test gap of the best trials {_pct(a.train_test_gap)}; "
-            f"epochs to 95% of the best: {a.convergence_epochs if a.convergence_epochs is not None else '–'}"
-        )
+    facts = [*crossover_lines(report), *arm_lines(report)]
     if report.verify is not None and report.verify.difference is not None:
         v = report.verify
         low, high = v.difference_ci or (math.nan, math.nan)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from optsearch.dashboards._report import arm_lines, crossover_lines
 from optsearch.dashboards._figures import (
     expected_best_figure,
     gap_figure,
@@ -34,35 +35,11 @@ PUBLISHED_FIGURES = {
 }
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}%"
-
-
 def report_note(report: Report) -> str:
     """The study's note: the verdict first, then the numbers behind it."""
-    c = report.crossover
-    never = f"not within {c.K} trials"
-    lines = [
-        "## Verdict (optsearch report)",
-        "",
-        f"**{report.verdict}**",
-        "",
-        f"- Crossover k\\* (lower 95% bound of the gap above zero from then on): "
-        f"{c.k_star if c.k_star is not None else never}"
-        + ("" if c.k_star is None else f" (95% CI {c.k_star_ci[0] or '?'} to {c.k_star_ci[1] or f'more than {c.K}'})"),
-        f"- First k where P({c.first} wins) reaches 0.5: {c.k_half if c.k_half is not None else never}",
-    ]
-    if c.reference_name:
-        lines.append(
-            f"- First k where {c.first}'s expected best passes the reference `{c.reference_name}` "
-            f"({_pct(c.reference_value)}): {c.k_vs_reference if c.k_vs_reference is not None else never}"
-        )
-    for arm in report.arms:
-        lines.append(
-            f"- {arm.arm}: {arm.n_trials} random-search trials ({arm.n_pruned} pruned, "
-            f"{arm.n_diverged} diverged), {arm.n_failed} failed; best {_pct(arm.best_value)} "
-            f"(trial {arm.best_trial}, test {_pct(arm.best_test_accuracy)})"
-        )
+    # Markdown would read "k*" as the start of emphasis.
+    facts = [line.replace("k*", "k\\*") for line in crossover_lines(report)] + arm_lines(report)
+    lines = ["## Verdict (optsearch report)", "", f"**{report.verdict}**", "", *[f"- {f}" for f in facts]]
     lines += ["", *[f"_{note}_" for note in report.notes], "",
               f"Published {dt.datetime.now().isoformat(timespec='seconds')}; "
               "run `optsearch report --study NAME --publish` to refresh."]

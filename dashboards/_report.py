@@ -36,6 +36,8 @@ __all__ = [
     "Crossover",
     "NotEnoughTrialsError",
     "PairCrossover",
+    "arm_lines",
+    "crossover_lines",
     "Report",
     "VerifySummary",
     "compute_report",
@@ -266,6 +268,41 @@ def _verdict(c: Crossover, gap: Band, first: str, second: str) -> str:
         f"ahead by {_points(at_k)} (95% band of the gap {100 * gap.lower[-1]:+.1f} to "
         f"{100 * gap.upper[-1]:+.1f} points)."
     )
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.2f}%"
+
+
+def crossover_lines(report: Report) -> list[str]:
+    """The crossover budgets in sentences, as every output (terminal, HTML, note) says them."""
+    c = report.crossover
+    never = f"not within {c.K} trials"
+    k_star = never if c.k_star is None else (
+        f"{c.k_star} (95% CI {c.k_star_ci[0] or '?'} to {c.k_star_ci[1] or f'more than {c.K}'})"
+    )
+    lines = [
+        f"Crossover k* (the lower 95% bound of the gap stays above zero from then on): {k_star}",
+        f"First k where P({c.first} wins) reaches 0.5: {c.k_half if c.k_half is not None else never}",
+    ]
+    if c.reference_name:
+        lines.append(
+            f"First k where {c.first}'s expected best passes the reference {c.reference_name} "
+            f"({_pct(c.reference_value)}): {c.k_vs_reference if c.k_vs_reference is not None else never}"
+        )
+    return lines
+
+
+def arm_lines(report: Report) -> list[str]:
+    """One sentence per arm: what entered its curve and its best trial."""
+    return [
+        f"{a.arm}: {a.n_trials} random-search trials used ({a.n_pruned} pruned, {a.n_diverged} diverged), "
+        f"{a.n_failed} failed, {a.n_references} reference, {a.n_other_sampler} from other samplers; "
+        f"best {_pct(a.best_value)} (trial #{a.best_trial}, test {_pct(a.best_test_accuracy)}); "
+        f"train−test gap of the best trials {_pct(a.train_test_gap)}; epochs to 95% of the best: "
+        f"{'–' if a.convergence_epochs is None else f'{a.convergence_epochs:g}'}"
+        for a in report.arms
+    ]
 
 
 def verify_summary(

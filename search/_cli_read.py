@@ -131,6 +131,7 @@ def _print_report(result: Any) -> None:
     from rich.table import Table
 
     from optsearch.dashboards import report_budgets
+    from optsearch.dashboards._report import crossover_lines
 
     def pct(value: float | None) -> str:
         return "–" if value is None else f"{100 * value:.2f}%"
@@ -181,14 +182,7 @@ def _print_report(result: Any) -> None:
         for k in report_budgets(result.K):
             best.add_row(str(k), *[f"{result.best_probability[name][k - 1]:.2f}" for name in names])
         out.print(best)
-    never = f"not within {c.K} trials"
-    lines = [
-        f"Crossover k* (lower 95% bound of the gap above zero from then on): {c.k_star if c.k_star is not None else never}",
-        f"First k where P({c.first} wins) reaches 0.5: {c.k_half if c.k_half is not None else never}",
-    ]
-    if c.reference_name:
-        lines.append(f"First k where {c.first}'s expected best passes the reference {c.reference_name} "
-                     f"({pct(c.reference_value)}): {c.k_vs_reference if c.k_vs_reference is not None else never}")
+    lines = crossover_lines(result)
     if result.verify is not None and result.verify.difference is not None:
         v = result.verify
         ci = "" if v.difference_ci is None else f" (95% CI {100 * v.difference_ci[0]:+.2f} to {100 * v.difference_ci[1]:+.2f})"
