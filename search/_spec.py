@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from optsearch.errors import SpecError
+from optsearch.trainers._params import INPUT_PIPELINES
 
 __all__ = [
     "ARMS",
@@ -32,6 +33,13 @@ SWITCH_RULES = ("fraction", "swats")
 SAMPLERS = ("random", "tpe", "qmc")
 PRUNERS = ("none", "median", "percentile", "successive-halving", "hyperband")
 SCHEDULE_NAMES = ("constant", "step", "exponential", "cosine")
+
+
+def _one_of(value: str, valid: tuple[str, ...], kind: str) -> str:
+    """``value`` if it is one of ``valid``; else the error that lists them."""
+    if value not in valid:
+        raise ValueError(f"unknown {kind} {value!r}; valid {kind}s: {', '.join(valid)}")
+    return value
 
 
 class _Frozen(BaseModel):
@@ -153,9 +161,7 @@ class AdamToSGDSpace(_Frozen):
     @field_validator("switch_rule")
     @classmethod
     def _known_rule(cls, value: str) -> str:
-        if value not in SWITCH_RULES:
-            raise ValueError(f"unknown switch_rule {value!r}; valid rules: {', '.join(SWITCH_RULES)}")
-        return value
+        return _one_of(value, SWITCH_RULES, "switch_rule")
 
     @field_validator("switch_fraction")
     @classmethod
@@ -254,23 +260,17 @@ class StudySpec(_Frozen):
     @field_validator("input_pipeline")
     @classmethod
     def _known_pipeline(cls, value: str) -> str:
-        if value not in ("arrays", "tf.data"):
-            raise ValueError(f"unknown input_pipeline {value!r}; valid: arrays, tf.data")
-        return value
+        return _one_of(value, INPUT_PIPELINES, "input_pipeline")
 
     @field_validator("sampler")
     @classmethod
     def _known_sampler(cls, value: str) -> str:
-        if value not in SAMPLERS:
-            raise ValueError(f"unknown sampler {value!r}; valid samplers: {', '.join(SAMPLERS)}")
-        return value
+        return _one_of(value, SAMPLERS, "sampler")
 
     @field_validator("pruner")
     @classmethod
     def _known_pruner(cls, value: str) -> str:
-        if value not in PRUNERS:
-            raise ValueError(f"unknown pruner {value!r}; valid pruners: {', '.join(PRUNERS)}")
-        return value
+        return _one_of(value, PRUNERS, "pruner")
 
     @field_validator("dataset")
     @classmethod

@@ -16,10 +16,10 @@ from optsearch.trainers._datasets import DATASETS, Dataset, check_dataset_name, 
 from optsearch.trainers._keras import import_keras
 from optsearch.trainers._models import MODELS, get_model
 from optsearch.trainers._optimizers import OPTIMIZER_OPTIONS, OPTIMIZERS, get_optimizer
-from optsearch.trainers._params import TrialParams
+from optsearch.trainers._params import INPUT_PIPELINES, TrialParams
 from optsearch.trainers._schedules import SCHEDULE_OPTIONS, SCHEDULES, make_schedule
 from optsearch.trainers._switching import SWITCH_RULES, switch_epoch_for
-from optsearch.trainers._train import INPUT_PIPELINES, STEPS_PER_EXECUTION, EpochRecord, EpochReporter, TrialResult, train_trial
+from optsearch.trainers._train import STEPS_PER_EXECUTION, EpochRecord, EpochReporter, TrialResult, train_trial
 
 __all__ = [
     "DATASETS",

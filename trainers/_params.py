@@ -18,6 +18,11 @@ def _empty() -> Mapping[str, float]:
     return MappingProxyType({})
 
 
+# How training data reaches the model: NumPy arrays, or a cached, reshuffled and
+# prefetched tf.data pipeline (faster, another shuffle order).
+INPUT_PIPELINES = ("arrays", "tf.data")
+
+
 @dataclass(frozen=True)
 class TrialParams:
     """Everything that decides how one trial trains.
@@ -83,9 +88,9 @@ class TrialParams:
                 raise errors.SpecError(
                     f"Argument `{name}` must be an integer >= {low}. Received: {name}={value!r}"
                 )
-        if self.input_pipeline not in ("arrays", "tf.data"):
+        if self.input_pipeline not in INPUT_PIPELINES:
             raise errors.SpecError(
-                "Argument `input_pipeline` must be 'arrays' or 'tf.data'. "
+                f"Argument `input_pipeline` must be one of {', '.join(INPUT_PIPELINES)}. "
                 f"Received: input_pipeline={self.input_pipeline!r}"
             )
         check_optimizer_options(self.optimizer, self.optimizer_options)

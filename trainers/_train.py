@@ -19,7 +19,7 @@ from optsearch.trainers._params import TrialParams
 from optsearch.trainers._schedules import Schedule, make_schedule
 from optsearch.trainers._switching import make_switch_monitor, switch_epoch_for
 
-__all__ = ["INPUT_PIPELINES", "STEPS_PER_EXECUTION", "EpochRecord", "EpochReporter", "TrialResult", "train_trial"]
+__all__ = ["STEPS_PER_EXECUTION", "EpochRecord", "EpochReporter", "TrialResult", "train_trial"]
 
 # The metric that picks the best epoch and that the reporter is mostly about.
 _MONITOR = "val_accuracy"
@@ -212,9 +212,6 @@ def _end_reason(callback: Any, epochs: int) -> str:
 # digits trains the same curve 5-15% faster with 32 (fewer Python round trips per
 # epoch). ResNet-20 has not been measured yet and keeps Keras' default.
 STEPS_PER_EXECUTION: dict[str, int] = {"small_cnn": 32, "resnet20": 1}
-
-
-INPUT_PIPELINES = ("arrays", "tf.data")
 
 
 def _fit_inputs(params: TrialParams, dataset: Dataset) -> dict[str, Any]:
